@@ -1,0 +1,50 @@
+# Two commands do all set-up on a fresh clone: `make chat` and `make test`.
+# Re-running them is fast: installs are redone only when a requirements file changes.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: chat test lint eval bench ingest clean install install-dev
+
+chat: $(VENV)/.runtime          ## install, build the index if needed, start the chat
+	$(BIN)/factsheet-qa chat
+
+test: $(VENV)/.dev              ## install with dev tools, then run the test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check rag evals ui tests benchmarks
+	$(BIN)/ruff format --check rag evals ui tests benchmarks
+	$(BIN)/mypy
+
+eval: $(VENV)/.runtime
+	$(BIN)/factsheet-qa eval
+
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/latency.py
+
+ingest: $(VENV)/.runtime
+	$(BIN)/factsheet-qa ingest
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,237 @@
+"""Run an eval suite through the assistant and score it.
+
+A suite is a JSON-lines file (format in the README): each item has a question, optional
+chat history, accepted answers, a verbatim evidence string, and a split ("dev" items
+may be tuned on; "test" items are frozen and only reported).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evals import metrics
+
+DATASETS = Path(__file__).resolve().parent / "datasets"
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    question: str
+    split: str = "dev"
+    history: tuple[dict[str, str], ...] = ()
+    abstain: bool = False
+    answers: tuple[str, ...] = ()
+    evidence: str = ""
+    evidence2: str = ""
+    type: str = ""
+    kind: str = "plain"
+    computed: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    item: Item
+    text: str
+    short_answer: str
+    abstained: bool
+    correct: bool
+    citation_ok: bool | None  # None: nothing to check (abstain item, or abstained)
+    faithful: bool
+    latency_ms: float
+    retrieval_rank: int | None = None  # rank of the first chunk holding the evidence
+    citations: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    error: str = ""
+
+
+def suite_path(name: str) -> Path:
+    path = Path(name)
+    if path.suffix == ".jsonl" and path.exists():
+        return path
+    candidate = DATASETS / f"{name}.jsonl"
+    if not candidate.exists():
+        known = ", ".join(sorted(p.stem for p in DATASETS.glob("*.jsonl")))
+        raise FileNotFoundError(f"no eval suite {name!r} (known: {known})")
+    return candidate
+
+
+def load_suite(name: str) -> list[Item]:
+    items = []
+    for number, line in enumerate(suite_path(name).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            items.append(
+                Item(
+                    id=raw["id"],
+                    question=raw["question"],
+                    split=raw.get("split", "dev"),
+                    history=tuple(raw.get("history") or ()),
+                    abstain=bool(raw.get("abstain", False)),
+                    answers=tuple(raw.get("answers") or ()),
+                    evidence=raw.get("evidence", ""),
+                    evidence2=raw.get("evidence2", ""),
+                    type=raw.get("type", ""),
+                    kind=raw.get("kind", "plain"),
+                    computed=bool(raw.get("computed", False)),
+                )
+            )
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{name}: line {number} is not a valid item ({exc})") from None
+    return items
+
+
+def grade(item: Item, answer: Any, latency_ms: float, retrieval_rank: int | None = None) -> Result:
+    passages = [c.text for c in answer.citations] + [c.passage for c in answer.citations]
+    graded_text = answer.short_answer or answer.text
+    if item.abstain:
+        correct = answer.abstained
+    else:
+        correct = not answer.abstained and metrics.any_answer_matches(item.answers, graded_text)
+    citation_ok = None
+    if not item.abstain and not answer.abstained and item.evidence:
+        citation_ok = any(metrics.passage_supports(item.evidence, c.text) or metrics.passage_supports(c.text, item.evidence) for c in answer.citations)
+    computed = [answer.short_answer] if answer.computed else []
+    return Result(
+        item=item,
+        text=answer.text,
+        short_answer=answer.short_answer,
+        abstained=answer.abstained,
+        correct=correct,
+        citation_ok=citation_ok,
+        faithful=answer.abstained or metrics.faithful(answer.text, passages, computed),
+        latency_ms=latency_ms,
+        retrieval_rank=retrieval_rank,
+        citations=tuple(asdict(c) for c in answer.citations),
+    )
+
+
+def evidence_rank(assistant: Any, item: Item) -> int | None:
+    if not item.evidence:
+        return None
+    hits = assistant.retrieve(item.question, list(item.history))
+    for rank, hit in enumerate(hits):
+        if metrics.passage_supports(item.evidence, hit.chunk.text) or metrics.fold(item.evidence) in metrics.fold(hit.chunk.text):
+            return rank
+    return None
+
+
+def run(assistant: Any, items: Sequence[Item], with_retrieval: bool = True) -> list[Result]:
+    results = []
+    for item in items:
+        started = time.perf_counter()
+        answer = assistant.answer(item.question, list(item.history))
+        latency = (time.perf_counter() - started) * 1000
+        rank = evidence_rank(assistant, item) if with_retrieval else None
+        results.append(grade(item, answer, latency, rank))
+    return results
+
+
+def summarise(results: Sequence[Result]) -> dict[str, Any]:
+    answerable = [r for r in results if not r.item.abstain]
+    cited = [r for r in results if r.citation_ok is not None]
+    follow_ups = [r for r in results if r.item.history]
+    precision, recall = metrics.precision_recall([r.abstained for r in results], [r.item.abstain for r in results])
+    ranks = [r.retrieval_rank for r in answerable if r.item.evidence]
+    latencies = [r.latency_ms for r in results]
+    by_kind: dict[str, list[bool]] = {}
+    for r in results:
+        by_kind.setdefault(r.item.kind, []).append(r.correct)
+    return {
+        "items": len(results),
+        "answer_accuracy": _ratio(sum(r.correct for r in answerable), len(answerable)),
+        "overall_accuracy": _ratio(sum(r.correct for r in results), len(results)),
+        "citation_accuracy": _ratio(sum(bool(r.citation_ok) for r in cited), len(cited)),
+        "faithfulness": _ratio(sum(r.faithful for r in results), len(results)),
+        "abstention_precision": round(precision, 4),
+        "abstention_recall": round(recall, 4),
+        "follow_up_accuracy": _ratio(sum(r.correct for r in follow_ups), len(follow_ups)),
+        "hit@1": _ratio(sum(metrics.hit_at(k, 1) for k in ranks), len(ranks)),
+        "hit@3": _ratio(sum(metrics.hit_at(k, 3) for k in ranks), len(ranks)),
+        "hit@5": _ratio(sum(metrics.hit_at(k, 5) for k in ranks), len(ranks)),
+        "mrr": _ratio(sum(metrics.reciprocal_rank(k) for k in ranks), len(ranks)),
+        "latency_p50_ms": round(metrics.percentile(latencies, 50), 2),
+        "latency_p95_ms": round(metrics.percentile(latencies, 95), 2),
+        "accuracy_by_kind": {k: _ratio(sum(v), len(v)) for k, v in sorted(by_kind.items())},
+    }
+
+
+def _ratio(numerator: float, denominator: int) -> float:
+    return round(numerator / denominator, 4) if denominator else 1.0
+
+
+def report(results: Sequence[Result]) -> dict[str, Any]:
+    splits = sorted({r.item.split for r in results})
+    return {
+        "splits": {split: summarise([r for r in results if r.item.split == split]) for split in splits},
+        "all": summarise(results),
+    }
+
+
+_ROWS = (
+    "items", "answer_accuracy", "citation_accuracy", "faithfulness", "abstention_precision", "abstention_recall",
+    "follow_up_accuracy", "hit@1", "hit@3", "hit@5", "mrr", "latency_p50_ms", "latency_p95_ms",
+)
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    columns = [*summary["splits"], "all"]
+    tables = {**summary["splits"], "all": summary["all"]}
+    lines = [f"{'metric':<22}" + "".join(f"{c:>10}" for c in columns)]
+    for row in _ROWS:
+        lines.append(f"{row:<22}" + "".join(f"{_cell(tables[c][row]):>10}" for c in columns))
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def format_failures(results: Sequence[Result], limit: int) -> str:
+    failed = [r for r in results if not r.correct or r.citation_ok is False or not r.faithful]
+    lines = [f"{len(failed)} failing item(s)"]
+    for r in failed[:limit]:
+        expected = "abstain" if r.item.abstain else " | ".join(r.item.answers)
+        got = "ABSTAINED" if r.abstained else (r.short_answer or r.text)[:140]
+        flags = [] if r.correct else ["wrong"]
+        flags += ["citation"] if r.citation_ok is False else []
+        flags += ["unfaithful"] if not r.faithful else []
+        lines.append(f"- {r.item.id} [{r.item.kind}/{','.join(flags)}] {r.item.question!r}\n    expected: {expected}\n    got:      {got}")
+    return "\n".join(lines)
+
+
+def run_cli(args: Any, settings: Any) -> int:
+    from rag.assistant import Assistant
+
+    items = load_suite(args.suite)
+    if args.split != "all":
+        items = [i for i in items if i.split == args.split]
+    assistant = Assistant(settings)
+    assistant.ensure_index()
+    assistant.warm_up()
+    results = run(assistant, items)
+    summary = report(results)
+    print(format_table(summary))
+    print()
+    print(format_failures(results, args.show))
+    if args.json_out:
+        payload = {"summary": summary, "results": [_result_dict(r) for r in results]}
+        args.json_out.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    gates = [("answer_accuracy", args.min_accuracy), ("abstention_recall", args.min_abstention)]
+    missed = [(name, floor) for name, floor in gates if floor is not None and summary["all"][name] < floor]
+    for name, floor in missed:
+        print(f"gate missed: {name} {summary['all'][name]:.3f} < {floor}", file=sys.stderr)
+    return 1 if missed else 0
+
+
+def _result_dict(result: Result) -> dict[str, Any]:
+    data = asdict(result)
+    data["item"] = asdict(result.item)
+    return data

@@ -1,0 +1,583 @@
+"""The grounded extractive answerer: no LLM, deterministic.
+
+It ranks the sentences of the retrieved chunks by meaning (embedding similarity),
+by how much of the question they cover (idf-weighted, typo- and synonym-tolerant),
+and by whether they hold an answer of the expected type; checks the question's
+constraints (years, "today", named things, ordinals) against the sentence; then
+extracts the direct answer from it. Every figure it states is a verbatim span of a
+cited sentence, except a computed total or difference, which is marked as such.
+It abstains when no sentence clears the calibrated threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+import numpy as np
+
+from rag import figures
+from rag.figures import Mention
+from rag.question import Question
+from rag.text import STOPWORDS, fold, fuzzy_equal, stem, tokens
+from rag.types import Answer, Citation, Hit, Sentence
+from rag.wordsim import WordSimilarity
+
+FIGURE_TYPES = ("count", "money", "percent")
+# The mention kinds that can answer each expected type.
+KINDS = {"count": ("count",), "money": ("money",), "percent": ("percent",), "quantity": FIGURE_TYPES}
+_NOW_WORDS = re.compile(r"\b(?:today|now|currently|current|presently|ongoing)\b", re.I)
+_SYNONYM_MIN = 0.55
+MIN_SEMANTIC = 0.2
+FOCUS_MISSING = 0.15  # below this a sentence is about something else, whatever words it shares  # word-vector cosine above which two words count as the same idea
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What retrieval hands the answerer."""
+
+    question: Question
+    hits: Sequence[Hit]
+    query_vector: np.ndarray
+    sentence_vectors: dict[str, np.ndarray]
+    question_vector: np.ndarray | None = None  # the question alone, when retrieval used the conversation too
+    idf: Callable[[str], float] = lambda term: 1.0
+    df_ratio: Callable[[str], float] = lambda term: 0.0
+    resolve_term: Callable[[str], str | None] = lambda term: term
+
+
+class Answerer(ABC):
+    name: str = "answerer"
+
+    @abstractmethod
+    def answer(self, evidence: Evidence) -> Answer:
+        """Answer from the evidence, or abstain."""
+
+
+@dataclass
+class _Candidate:
+    hit: Hit
+    index: int
+    sentence: Sentence
+    semantic: float
+    coverage: float
+    mentions: list[Mention]
+    retrieval: float = 0.0  # the chunk's fused retrieval score, scaled to 0..0.1
+    score: float = 0.0
+    soft_penalty: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+
+
+def abstention(question: Question, why: str = "") -> Answer:
+    topic = question.text.strip().rstrip("?.! ")
+    text = f"The documents don't say{': ' + why if why else ''}. I could not find a passage that answers \u201c{topic}\u201d."
+    return Answer(text=text, abstained=True, answer_type=question.answer_type, resolved_question=question.text)
+
+
+class ExtractiveAnswerer(Answerer):
+    name = "extractive"
+
+    def __init__(self, words: WordSimilarity | None = None, threshold: float = 0.42) -> None:
+        self.words = words
+        self.threshold = threshold
+
+    # --- ranking ----------------------------------------------------------------------
+
+    def rank(self, evidence: Evidence) -> list[_Candidate]:
+        q = evidence.question
+        weights = self._term_weights(q, evidence)
+        candidates: list[_Candidate] = []
+        best_fused = max((h.score for h in evidence.hits), default=1.0) or 1.0
+        for hit in evidence.hits:
+            context = _terms_of(f"{hit.chunk.title} {hit.chunk.heading} {hit.chunk.text}")
+            for i, sentence in enumerate(hit.chunk.sentences):
+                vector = evidence.sentence_vectors.get(f"{hit.chunk.id}:{i}")
+                semantic = _semantic(evidence, vector)
+                words = _terms_of(sentence.text)
+                own = words | _acronyms(sentence.text) | _expanded_acronyms(q.terms, words)
+                coverage = _coverage(weights, own, context)
+                candidate = _Candidate(hit, i, sentence, semantic, coverage, list(figures.mentions(sentence.text)))
+                candidate.retrieval = 0.1 * hit.score / best_fused
+                _rescore(candidate)
+                candidates.append(candidate)
+        candidates.sort(key=lambda c: -c.score)
+        if self.words is not None:
+            self._synonym_pass(q, weights, candidates[:6])
+            candidates.sort(key=lambda c: -c.score)
+        return candidates
+
+    def _term_weights(self, q: Question, evidence: Evidence) -> dict[str, float]:
+        weights: dict[str, float] = {}
+        for terms, factor in ((q.terms, 1.0), (q.context_terms, 0.5)):
+            for term in terms:
+                if term.isdigit() or term in weights:
+                    continue  # figures and years are checked as constraints, not as words
+                resolved = evidence.resolve_term(term) or term
+                weights[resolved] = max(weights.get(resolved, 0.0), factor * evidence.idf(resolved))
+        return weights
+
+    def _synonym_pass(self, q: Question, weights: dict[str, float], top: list[_Candidate]) -> None:
+        """Question words the top sentences lack lexically may still be there as synonyms."""
+        assert self.words is not None
+        surface = {stem(t): t for t in tokens(q.text) if t not in STOPWORDS}
+        for candidate in top:
+            words = [t for t in tokens(candidate.sentence.text) if t not in STOPWORDS and not t.isdigit()]
+            own = {stem(w) for w in words}
+            missing = [t for t in weights if t not in own and t in surface and not any(fuzzy_equal(t, o) for o in own)]
+            gained = 0.0
+            for term in missing:
+                if self.words.best(surface[term], words) >= _SYNONYM_MIN:
+                    gained += 0.8 * weights[term]
+            if gained:
+                candidate.coverage = min(1.0, candidate.coverage + gained / (sum(weights.values()) or 1.0))
+                _rescore(candidate)
+
+    # --- answering --------------------------------------------------------------------
+
+    def answer(self, evidence: Evidence) -> Answer:
+        q = evidence.question
+        if not evidence.hits:
+            return abstention(q)
+        candidates = self.rank(evidence)
+        def common(word: str) -> bool:
+            return evidence.df_ratio(word) >= 0.15
+
+        def unknown(word: str) -> bool:
+            return common(word) or evidence.df_ratio(word) == 0.0
+
+        viable = [c for c in candidates if self._fits(q, c, common, unknown)]
+        if not viable:
+            return abstention(q)
+        for c in viable[:8]:
+            if not self._focus_present(q, c):
+                c.soft_penalty += FOCUS_MISSING  # what is asked about is not named in the sentence
+        best = max(viable, key=lambda c: c.score - c.soft_penalty)
+        if best.score - best.soft_penalty < self.threshold:
+            return abstention(q)
+        if q.operation and q.answer_type in KINDS:
+            computed = self._compute(q, viable)
+            if computed is not None:
+                return computed
+        return self._extract(q, best)
+
+    def _fits(
+        self,
+        q: Question,
+        c: _Candidate,
+        common: Callable[[str], bool] = lambda w: False,
+        unknown: Callable[[str], bool] = lambda w: False,
+    ) -> bool:
+        """Hard constraints: the expected type is present, years/ordinals/names hold."""
+        text = c.sentence.text
+        if q.answer_type in KINDS and not any(m.kind in KINDS[q.answer_type] for m in c.mentions):
+            return False
+        if c.semantic < MIN_SEMANTIC:
+            return False  # shares words with the question but not its meaning
+        if q.cumulative and not q.now and _NOW_WORDS.search(text):
+            c.soft_penalty += 0.1  # "in total" is not what is ongoing now
+        lowered = text.lower()
+        if any(phrase not in lowered for phrase in q.relative_time):
+            return False  # "last year": an undated document cannot say what happened then
+        if q.answer_type == "date" and not _dates(q, c):
+            return False
+        sentence_years = figures.years(text)
+        if q.years and not set(q.years) <= sentence_years:
+            if q.answer_type != "description" or not sentence_years:
+                return False
+            # A "why/what" question's year is often a premise ("since it started in 2012"):
+            # answer from the sentence that dates it differently, and say so.
+            c.soft_penalty += 0.05
+            c.reasons.append("year")
+        folded = fold(text)
+        for ordinal in () if q.operation else q.ordinals:
+            if ordinal in tokens(text):
+                continue
+            if re.search(r"\b(?:first|second|third|fourth|fifth|last)\b", folded):
+                return False  # "the second challenge" does not answer "the third challenge"
+            c.soft_penalty += 0.12
+        context = f"{c.hit.chunk.heading} {c.hit.chunk.text}"
+        if q.context_years and not set(q.context_years) <= figures.years(context):
+            return False
+        for entity in q.entities + q.context_entities:
+            if _entity_in(entity, text, common):
+                continue
+            if not _entity_in(entity, context, common):
+                if not _entity_in(entity, text, unknown):
+                    return False
+                c.soft_penalty += 0.1  # a name the corpus never uses: a paraphrase or a false premise
+            c.soft_penalty += 0.08  # named in the paragraph but not in this sentence
+        return True
+
+    def _similar(self, word: str, candidates: list[str]) -> float:
+        return self.words.best(word, candidates) if self.words is not None else 0.0
+
+    def _focus_present(self, q: Question, c: _Candidate) -> bool:
+        """The thing asked about ("countries", "capital") must be in the sentence, or a synonym."""
+        if not q.focus or q.answer_type in ("date", "name"):
+            return True
+        words = [t for t in tokens(f"{c.sentence.text} {c.hit.chunk.heading}") if t not in STOPWORDS]
+        own = {stem(w) for w in words}
+        for term in q.focus:
+            if term in own or any(fuzzy_equal(term, o) for o in own):
+                continue
+            surface = next((t for t in tokens(q.text) if stem(t) == term), term)
+            if self.words is not None and self.words.best(surface, words) >= _SYNONYM_MIN:
+                continue
+            return False
+        return True
+
+    def _extract(self, q: Question, c: _Candidate) -> Answer:
+        sentence = c.sentence.text
+        short = ""
+        if q.answer_type in KINDS:
+            mention = _best_mention(q, c, KINDS[q.answer_type], self._similar)
+            short = _figure_phrase(q, mention)
+        elif q.answer_type == "date":
+            short = _best_by_proximity(q, c, _dates(q, c)).text
+        elif q.answer_type == "name":
+            names = _names(q, c)
+            short = _best_by_proximity(q, c, names, self._similar).text if names else ""
+        correction = _correction(q, c, short)
+        return self._reply(q, [c], short or sentence, correction=correction)
+
+    def _compute(self, q: Question, viable: list[_Candidate]) -> Answer | None:
+        pool: list[tuple[float, Mention, _Candidate]] = []
+        for c in sorted(viable, key=lambda c: -c.score)[:3]:
+            for m in c.mentions:
+                if m.kind in KINDS[q.answer_type]:
+                    pool.append((_mention_score(q, c, m, ignore_time=True) + c.score, m, c))
+        pool.sort(key=lambda item: -item[0])
+        chosen: list[tuple[Mention, _Candidate]] = []
+        for _, m, c in pool:
+            if figures.value(m.text) is not None and all(figures.value(m.text) != figures.value(o.text) for o, _ in chosen):
+                chosen.append((m, c))
+            if len(chosen) == 2:
+                break
+        if len(chosen) < 2:
+            return None
+        (a, ca), (b, cb) = chosen
+        va, vb = figures.value(a.text), figures.value(b.text)
+        assert va is not None and vb is not None
+        if q.operation == "sum":
+            result, formula = va + vb, f"{_bare(a.text)} + {_bare(b.text)}"
+        else:
+            (a, ca), (b, cb) = sorted(chosen, key=lambda pair: -(figures.value(pair[0].text) or 0))
+            result, formula = abs(va - vb), f"{_bare(a.text)} \u2212 {_bare(b.text)}"
+        short = figures.format_value(result, _bare(a.text))
+        if q.answer_type == "count" and a.noun:
+            short = f"{short} {a.noun}"
+        cited = [ca] if ca is cb else [ca, cb]
+        return self._reply(q, cited, short, computed=formula)
+
+    def _reply(
+        self, q: Question, cited: list[_Candidate], short: str, *, computed: str = "", correction: str = ""
+    ) -> Answer:
+        citations = tuple(_citation(c) for c in cited)
+        markers = "".join(f"[{i}]" for i in range(1, len(citations) + 1))
+        lead = short if short.endswith((".", "?", "!")) else f"{short}."
+        if computed:
+            lead = f"{short} (computed: {computed})."
+        if correction:
+            lead = f"{correction} {lead}"
+        quotes = " ".join(f"\u201c{_one_line(c.text)}\u201d [{i}]" for i, c in enumerate(citations, 1))
+        if lead.rstrip(".") == _one_line(citations[0].text).rstrip(".") and len(citations) == 1:
+            text = f"{quotes}"
+        else:
+            text = f"{lead} {markers}\n\n{quotes}"
+        if q.had_instructions:
+            text += "\n\n(Instructions inside the question were ignored; only the factual part was answered.)"
+        return Answer(
+            text=text,
+            abstained=False,
+            citations=citations,
+            short_answer=short,
+            answer_type=q.answer_type,
+            computed=bool(computed),
+            corrected=bool(correction),
+            resolved_question=q.text,
+        )
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _semantic(evidence: Evidence, vector: np.ndarray | None) -> float:
+    if vector is None:
+        return 0.0
+    score = float(evidence.query_vector @ vector)
+    if evidence.question_vector is not None and evidence.question_vector is not evidence.query_vector:
+        score = 0.5 * (score + float(evidence.question_vector @ vector))
+    return score
+
+
+def _rescore(c: _Candidate) -> None:
+    c.score = 0.5 * c.semantic + 0.4 * c.coverage + c.retrieval
+
+
+@lru_cache(maxsize=65536)
+def _terms_of(text: str) -> frozenset[str]:
+    return frozenset(stem(t) for t in tokens(text) if t not in STOPWORDS)
+
+
+@lru_cache(maxsize=65536)
+def _acronyms(text: str, shortest: int = 3) -> frozenset[str]:
+    """Acronyms a run of capitalised words could go by: "Bureau of Population, Refugees, and
+    Migration" -> "bpr", "prm", ... so "PRM" or "ILEA" in a question finds the spelled-out name."""
+    out = set()
+    run: list[str] = []
+    for word in re.findall(r"[A-Za-z][\w'-]*", text) + ["."]:
+        if word[0].isupper() and word.lower() not in STOPWORDS:
+            run.append(word[0].lower())
+        elif word.lower() in STOPWORDS and run:
+            continue  # "of", "and", "the" inside a name
+        else:
+            capitals = "".join(run)
+            for i in range(len(capitals)):
+                for j in range(i + shortest, min(len(capitals), i + 6) + 1):
+                    out.add(capitals[i:j])
+            run = []
+    return frozenset(out)
+
+
+def _expanded_acronyms(terms: Sequence[str], own: frozenset[str]) -> frozenset[str]:
+    """Question words spelled out where the sentence has their acronym ("Child Protection Compact" ~ "CPC")."""
+    found: set[str] = set()
+    for i in range(len(terms)):
+        for j in range(i + 3, min(len(terms), i + 6) + 1):
+            if "".join(t[0] for t in terms[i:j]) in own:
+                found.update(terms[i:j])
+    return frozenset(found)
+
+
+def _coverage(weights: dict[str, float], own: set[str], context: set[str]) -> float:
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    got = 0.0
+    for term, weight in weights.items():
+        if term in own or (len(term) >= 5 and any(fuzzy_equal(term, o) for o in own)):
+            got += weight
+        elif term in context:
+            got += 0.5 * weight
+    return got / total
+
+
+def _entity_in(entity: str, text: str, common: Callable[[str], bool] = lambda w: False) -> bool:
+    """Every significant word of a name is in the text (typo-tolerant), or a run of its
+    words is there as an acronym ("Child Protection Compact" ~ "CPC"). Words most of the
+    corpus uses ("State", "Department") may be missing: they do not pick anything out."""
+    words = [stem(w) for w in tokens(entity) if w not in STOPWORDS]
+    # An acronym the user typed ("UN") may be as short as two letters.
+    explicit = any(len(w) <= 5 and w.isupper() for w in entity.split())
+    have = set(_terms_of(text)) | _acronyms(text, 2 if explicit else 3) | {stem(t) for t in tokens(text)}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in have or any(fuzzy_equal(word, h) for h in have):
+            i += 1
+            continue
+        run = next((j for j in range(len(words), i + 1, -1) if "".join(w[0] for w in words[i:j]) in have), None)
+        if run is not None:
+            i = run
+        elif common(word):
+            i += 1
+        else:
+            return False
+    return True
+
+
+def _dates(q: Question, c: _Candidate) -> list[Mention]:
+    """Date mentions that are not just the question's own years."""
+    return [m for m in c.mentions if m.kind == "date" and m.text not in q.years]
+
+
+def _names(q: Question, c: _Candidate) -> list[Mention]:
+    asked = {stem(t) for t in tokens(q.text)}
+    terms = list(q.terms)
+    asked |= {"".join(t[0] for t in terms[i:j]) for i in range(len(terms)) for j in range(i + 2, min(len(terms), i + 6) + 1)}
+    out = []
+    for m in c.mentions:
+        if m.kind != "name":
+            continue
+        own = [stem(t) for t in tokens(m.text) if t not in STOPWORDS]
+        if own and sum(t in asked for t in own) / len(own) < 0.75:
+            out.append(m)
+    return out
+
+
+def _token_positions(text: str) -> list[tuple[int, str]]:
+    return [(m.start(), stem(m.group(0).lower())) for m in re.finditer(r"[\w$%'.-]+", text)]
+
+
+Similar = Callable[[str, list[str]], float]
+
+
+def _mention_score(q: Question, c: _Candidate, m: Mention, ignore_time: bool = False, similar: Similar | None = None) -> float:
+    text = c.sentence.text
+    score = 0.0
+    noun = figures.noun_terms(m.noun)
+    focus = set(q.focus)
+    if focus and noun & focus:
+        score += 2.0
+    elif focus and noun and any(fuzzy_equal(f, n) for f in focus for n in noun):
+        score += 1.5
+    elif focus and m.noun and similar is not None:
+        words = [w.lower() for w in m.noun.split()]
+        surface = [t for t in tokens(q.text) if stem(t) in focus]
+        if any(similar(f, words) >= _SYNONYM_MIN for f in surface):
+            score += 1.5  # "relatives" ~ "family members"
+    asked = set(q.terms) | set(q.context_terms)
+    if noun & (set(q.terms) - focus):
+        score += 1.0  # "238 percent more prosecutions" for a question about prosecutions
+    own_terms = set(q.terms)
+    for position, word in _token_positions(text):
+        if word in q.negated:
+            score -= 0.8 / (1.0 + abs(position - m.start) / 24.0)
+        elif word in asked and not word.isdigit():
+            distance = abs(position - m.start) / 8.0  # characters to ~words
+            weight = 0.6 if word in own_terms else 0.15  # words of earlier turns count less
+            score += weight / (1.0 + distance / 3.0)
+    if not ignore_time:
+        attached = _attached_years(c, m)
+        # Asked about a year: the figure tied to it. Asked about now, or not about any
+        # time: prefer the present figure over one tied to a past year.
+        explicit = bool(q.years or q.now)
+        if q.years and set(q.years) & attached:
+            score += 1.5
+        elif attached:
+            score -= 1.5 if explicit else 0.5
+        current = bool(_NOW_WORDS.search(text[m.end : m.end + 30] + " " + text[max(0, m.start - 30) : m.start]))
+        if q.cumulative and current and not q.now:
+            score -= 1.0  # "in total": the running total, not what is ongoing now
+        elif not q.years and current:
+            score += 1.5 if explicit else 0.75
+    return score
+
+
+def _attached_years(c: _Candidate, m: Mention) -> set[str]:
+    """Years that qualify this figure: "154 countries in 2008" ties 2008 to 154.
+
+    A year attaches to the figure just before it when a short phrase without a comma
+    links them, otherwise to the nearest figure in the same clause (no comma between)."""
+    text = c.sentence.text
+    numbers = [o for o in c.mentions if o.kind in FIGURE_TYPES]
+    out = set()
+    for year in (o for o in c.mentions if o.kind == "date"):
+        def gap(o: Mention, year: Mention = year) -> tuple[int, int]:
+            end = o.end + (len(o.noun) + 1 if o.noun else 0)
+            return (year.start - end, 0) if end <= year.start else (o.start - year.end, 1)
+
+        same_clause = [o for o in numbers if not re.search(r"[,;:]", text[min(gap_span(o, year)) : max(gap_span(o, year))])]
+        if not same_clause:
+            continue
+        lead = text[max(0, year.start - 40) : year.start].lower()
+        if re.search(r"\b(?:compared (?:to|with)|than|since|from|relative to|versus|vs\.?)\b[^,;]*$", lead):
+            if m in same_clause:  # a baseline ("compared to data from 2009") qualifies the whole clause
+                out.update(figures.years(year.text))
+            continue
+        before = [o for o in same_clause if gap(o)[1] == 0 and gap(o)[0] < 25]
+        owner = before[-1] if before else min(same_clause, key=lambda o: gap(o)[0])
+        if owner is m:
+            out.update(figures.years(year.text))
+    return out
+
+
+def gap_span(o: Mention, year: Mention) -> tuple[int, int]:
+    return (o.end, year.start) if o.end <= year.start else (year.end, o.start)
+
+
+def _best_mention(q: Question, c: _Candidate, kinds: Sequence[str], similar: Similar | None = None) -> Mention:
+    options = [m for m in c.mentions if m.kind in kinds]
+    return max(options, key=lambda m: _mention_score(q, c, m, similar=similar))
+
+
+def _best_by_proximity(q: Question, c: _Candidate, options: list[Mention], similar: Similar | None = None) -> Mention:
+    focus_words = [t for t in tokens(q.text) if stem(t) in q.focus]
+
+    def score(m: Mention) -> float:
+        bonus = 0.0
+        if similar is not None and focus_words and m.kind == "name":
+            # "which country" -> "Government of Ghana" rather than "TIP Office"
+            bonus += 2.0 * max(similar(f, [m.text.lower()]) for f in focus_words)
+        if q.text.lower().startswith("who") and _looks_like_person(c.sentence.text, m):
+            bonus += 1.0
+        before = fold(c.sentence.text[max(0, m.start - 25) : m.start])
+        if any(f in {stem(t) for t in tokens(before)} for f in q.focus):
+            bonus += 2.0  # "the NGO Verité", "Ambassador Susan Coppedge"
+        if m.kind == "date" and re.search(r"[A-Za-z]", m.text) and re.search(r"\d", m.text):
+            bonus += 0.5  # "June 2015" says more than "2015"
+        return _mention_score(q, c, m) + bonus
+
+    return max(options, key=score)
+
+
+_TITLES = re.compile(r"\b(?:Ambassador|President|Secretary|Senator|Minister|Director|Dr|Mr|Mrs|Ms|Judge|General|Governor)\.?\s*$")
+_ORG_WORDS = frozenset(
+    "office department bureau program programme ministry agency council organization organisation fund "
+    "government nations union partnership academy task force ngo inc ltd university institute".split()
+)
+
+
+def _looks_like_person(sentence: str, m: Mention) -> bool:
+    words = m.text.split()
+    if _TITLES.search(sentence[: m.start]) or _TITLES.match(m.text + " ") or (words and _TITLES.search(words[0])):
+        return True
+    return 2 <= len(words) <= 3 and not any(w.lower() in _ORG_WORDS for w in words)
+
+
+def _figure_phrase(q: Question, m: Mention) -> str:
+    if m.kind != "count":
+        return m.phrase() if q.answer_type == "quantity" else m.text
+    if m.noun:
+        return m.phrase()
+    focus_surface = next((t for t in tokens(q.text) if q.focus and stem(t) == q.focus[-1]), "")
+    return f"{m.text} {focus_surface}".strip()
+
+
+def _correction(q: Question, c: _Candidate, short: str) -> str:
+    """A figure the question asserts that the documents contradict is corrected, not repeated."""
+    if not q.asserted:
+        return ""
+    stated = [m for m in c.mentions if m.kind in FIGURE_TYPES]
+    for claim in q.asserted:
+        claimed = figures.value(claim)
+        if claimed is None or any(figures.value(m.text) == claimed for m in stated):
+            continue
+        same_kind = [m for m in stated if _kind_of(claim) == m.kind]
+        if same_kind:
+            present = q if (q.years or q.now) else replace(q, now=True)  # no time given: the current figure
+            best = max(same_kind, key=lambda m: _mention_score(present, c, m))
+            right = short if short and figures.value(short) is not None else best.phrase()
+            # The wrong figure is not repeated: every figure stated must be in a cited passage.
+            return f"Correction: the documents say {right}, not the figure in the question."
+    return ""
+
+
+def _kind_of(text: str) -> str:
+    found = figures.mentions(text)
+    return found[0].kind if found else "count"
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"^(?:approximately|about|around|roughly|nearly|almost|more than|over|less than|under|up to|at least|some)\s+", "", text, flags=re.I)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _citation(c: _Candidate) -> Citation:
+    return Citation(
+        source=c.hit.chunk.source,
+        text=c.sentence.raw or c.sentence.text,
+        start=c.sentence.start,
+        end=c.sentence.end,
+        chunk_id=c.hit.chunk.id,
+        score=round(c.score, 4),
+        title=c.hit.chunk.title,
+        heading=c.hit.chunk.heading,
+        passage=c.hit.chunk.text,
+    )

@@ -1,0 +1,225 @@
+"""The Assistant: wires store, embedder, retriever and answerer into one LangChain
+(LCEL) runnable chain, keeps the index fresh, and validates questions.
+
+    understand (follow-ups, instructions) | retrieve (dense + BM25, fused) | answer
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.answering import Answerer, Evidence, ExtractiveAnswerer, abstention
+from rag.config import Settings
+from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.indexing import IngestReport, ingest, removed_sources, stale_files
+from rag.lexical import BM25Index
+from rag.question import Question, resolve
+from rag.retrieval import HybridRetriever
+from rag.store import ChromaStore, make_client
+from rag.types import Answer
+from rag.wordsim import WordSimilarity
+
+log = logging.getLogger(__name__)
+
+History = Sequence[dict[str, str]]
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given (empty, too long, not text)."""
+
+
+def validate_question(question: object, limit: int) -> str:
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    cleaned = "".join(ch for ch in question if ch in "\n\t" or ch.isprintable()).strip()
+    if not cleaned:
+        raise QuestionError("the question is empty")
+    if len(question) > limit:
+        raise QuestionError(f"the question is too long ({len(question):,} characters; the limit is {limit:,})")
+    return cleaned
+
+
+def validate_history(history: object) -> list[dict[str, str]]:
+    if history is None:
+        return []
+    if not isinstance(history, (list, tuple)):
+        raise QuestionError("history must be a list of {'role', 'content'} messages")
+    turns = []
+    for turn in history:
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant"):
+            raise QuestionError("each history message needs a role of 'user' or 'assistant'")
+        content = turn.get("content")
+        turns.append({"role": str(turn["role"]), "content": content if isinstance(content, str) else ""})
+    return turns[-12:]  # the last few turns are all a follow-up can refer to
+
+
+class Assistant:
+    """Question answering over a corpus. Dependencies may be passed in; defaults come from settings."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        store: ChromaStore | None = None,
+        answerer: Answerer | None = None,
+        dense_only: bool = False,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.embedder = embedder or SentenceTransformerEmbedder(self.settings.model_path)
+        self._store = store
+        self.answerer = answerer or ExtractiveAnswerer(WordSimilarity(self.embedder), self.settings.abstain_threshold)
+        self.dense_only = dense_only
+        self._lexical: BM25Index | None = None
+        self._lexical_key: str | None = None
+        self._lock = threading.RLock()
+        self._chain: Any = None
+
+    # --- index ------------------------------------------------------------------------
+
+    @property
+    def store(self) -> ChromaStore:
+        with self._lock:
+            if self._store is None:
+                self.embedder.warm_up()  # the collection name carries the model's dimension
+                client = make_client(self.settings.data_dir, self.settings.chroma_url)
+                self._store = ChromaStore(client, self.settings.collection, self.embedder)
+            return self._store
+
+    @property
+    def corpus_paths(self) -> list[Path]:
+        return [self.settings.corpus_dir, *self.settings.extra_paths]
+
+    def is_stale(self) -> bool:
+        paths = [p for p in self.corpus_paths if p.exists()]
+        return bool(stale_files(self.store, paths, self.settings.corpus_dir)) or bool(
+            removed_sources(self.store, paths, self.settings.corpus_dir)
+        )
+
+    def ingest(self, paths: Sequence[Path] | None = None, *, rebuild: bool = False, progress: bool | None = None) -> IngestReport:
+        """Index files (default: the corpus folder); only changed files are re-embedded."""
+        from filelock import FileLock
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.settings.data_dir / "ingest.lock")), self._lock:
+            if rebuild:
+                self.store.drop()
+                self._store = None
+            report = ingest(
+                self.store,
+                self.embedder,
+                list(paths or self.corpus_paths),
+                self.settings.corpus_dir,
+                chunk_chars=self.settings.chunk_chars,
+                progress=progress,
+            )
+            self._lexical = None
+            return report
+
+    def ensure_index(self, progress: bool | None = None) -> IngestReport | None:
+        """Build or refresh the index when the corpus changed; None when it was current."""
+        if self.store.count() and not self.is_stale():
+            return None
+        return self.ingest(progress=progress)
+
+    def lexical(self) -> BM25Index:
+        with self._lock:
+            key = str(sorted(self.store.manifest().items()))
+            if self._lexical is None or key != self._lexical_key:
+                self._lexical = BM25Index.build((c.id, c.embedding_text()) for c in self.store.iter_chunks())
+                self._lexical_key = key
+            return self._lexical
+
+    def status(self) -> dict[str, Any]:
+        manifest = self.store.manifest()
+        return {
+            "documents": len(manifest),
+            "chunks": self.store.count(),
+            "sentences": self.store.sentence_count(),
+            "model": self.embedder.name,
+            "dimension": self.embedder.dimension,
+            "store": self.settings.chroma_url or str(self.settings.data_dir / "chroma"),
+            "collection": self.store.base,
+        }
+
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+        self.lexical()
+
+    # --- the chain --------------------------------------------------------------------
+
+    @property
+    def chain(self) -> Any:
+        """The LCEL runnable: {"question": str, "history": list} -> Answer."""
+        if self._chain is None:
+            from langchain_core.runnables import RunnableLambda
+
+            self._chain = (
+                RunnableLambda(self._understand, name="understand")
+                | RunnableLambda(self._retrieve, name="retrieve")
+                | RunnableLambda(self._answer, name="answer")
+            )
+        return self._chain
+
+    def _understand(self, state: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        question = resolve(state["question"], state.get("history"))
+        return {**state, "parsed": question, "timings": {"understand": _ms(started)}}
+
+    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        question: Question = state["parsed"]
+        if question.retrieval_text != question.text:
+            # A follow-up: retrieve with the conversation, but judge sentences by the question too.
+            vector, own_vector = self.embedder.embed_queries([question.retrieval_text, question.text])
+        else:
+            vector = own_vector = self.embedder.embed_query(question.text)
+        embedded = time.perf_counter()
+        lexical = self.lexical()
+        retriever = HybridRetriever(self.store, lexical, self.settings.candidates, self.settings.top_k, self.dense_only)
+        hits = retriever.retrieve(question.retrieval_text, vector)
+        evidence = Evidence(
+            question=question,
+            hits=hits,
+            query_vector=vector,
+            question_vector=own_vector,
+            sentence_vectors=self.store.sentence_vectors([h.chunk for h in hits]),
+            idf=lexical.idf,
+            df_ratio=lexical.df_ratio,
+            resolve_term=lexical.resolve,
+        )
+        timings = {**state["timings"], "embed": _ms(started, embedded), "retrieve": _ms(embedded)}
+        return {**state, "evidence": evidence, "timings": timings}
+
+    def _answer(self, state: dict[str, Any]) -> Answer:
+        started = time.perf_counter()
+        answer = self.answerer.answer(state["evidence"])
+        timings = {**state["timings"], "answer": _ms(started)}
+        timings["total"] = round(sum(timings.values()), 3)
+        from dataclasses import replace
+
+        return replace(answer, timings=timings)
+
+    def retrieve(self, question: str, history: History | None = None) -> list[Any]:
+        """The hits retrieval finds for a question (for evals and debugging)."""
+        text = validate_question(question, self.settings.max_question_chars)
+        state = self._retrieve(self._understand({"question": text, "history": validate_history(history)}))
+        return list(state["evidence"].hits)
+
+    def answer(self, question: str, history: History | None = None) -> Answer:
+        """Answer a question (with optional chat history). Raises QuestionError on bad input."""
+        text = validate_question(question, self.settings.max_question_chars)
+        turns = validate_history(history)
+        if not self.store.count():
+            return abstention(resolve(text, turns), "the index is empty; run 'factsheet-qa ingest'")
+        result: Answer = self.chain.invoke({"question": text, "history": turns})
+        return result
+
+
+def _ms(start: float, end: float | None = None) -> float:
+    return round(((end or time.perf_counter()) - start) * 1000, 3)

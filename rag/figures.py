@@ -1,0 +1,203 @@
+"""Find typed answer spans in a sentence: money, percentages, counts, dates, names.
+
+Pure functions over one sentence's text; offsets are into that text. Used by the
+answerer to extract a direct answer and by the guard that checks figures are cited.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rag.text import STOPWORDS, stem
+
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_QUAL = r"(?:\b(?:approximately|about|around|roughly|nearly|almost|more than|over|less than|under|up to|at least|some|just over|just under|an estimated)\s+)?"
+_SCALE = r"(?:\s*(?:million|billion|trillion|thousand|hundred)\b)?"
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|hundred|dozen|dozens|hundreds|thousands"
+)
+WORD_VALUES = {w: i for i, w in enumerate(_NUMBER_WORDS.split("|")[:20], start=1)} | {
+    "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "dozen": 12,
+}
+
+_MONEY = re.compile(
+    rf"{_QUAL}(?:US)?\$\s?(?:{_NUM}){_SCALE}(?:\s*(?:to|-)\s*(?:\$\s?(?:{_NUM}){_SCALE}|(?:{_NUM})\s*(?:million|billion|trillion|thousand)\b))?"
+    rf"|{_QUAL}(?:{_NUM}){_SCALE}\s+(?:dollars|USD)\b",
+    re.I,
+)
+_PERCENT = re.compile(rf"{_QUAL}(?:{_NUM})\s*(?:percent|per cent|%)", re.I)
+_DATE = re.compile(
+    rf"\b(?:(?:early|mid|late)[- ])?(?:{MONTHS})(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?(?:\s+(?:19|20)\d{{2}})?\b"
+    rf"|\b(?:19|20)\d{{2}}\b(?!\s*(?:percent|%))"
+)
+_COUNT = re.compile(
+    rf"{_QUAL}\b(?!(?:19|20)\d\d\b)(?:{_NUM}){_SCALE}(?:\s*(?:to|-)\s*(?:{_NUM}){_SCALE})?\b(?![%$])"
+    rf"|{_QUAL}\b(?:{_NUMBER_WORDS})\b",
+    re.I,
+)
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_NAME_WORD = r"[A-Z][\w'.&-]*[\w&]|[A-Z]"
+_NAME = re.compile(
+    rf"(?:{_NAME_WORD})(?:\s+(?:(?:of|the|for|and|in|on|to|a|de|du)\s+)*(?:{_NAME_WORD}))*(?:\s+\([A-Z]{{2,}}\))?"
+)
+_NOUN_STOP = (STOPWORDS - {"document", "documents"}) | {
+    "since", "during", "while", "who", "which", "that", "has", "have", "were", "was", "is", "are", "to",
+    "worldwide", "today", "currently", "around", "across", "through", "per", "each", "between", "will",
+}
+
+
+@dataclass(frozen=True)
+class Mention:
+    kind: str  # money | percent | count | date | name
+    start: int
+    end: int
+    text: str  # the verbatim span, qualifier included ("approximately $200 million")
+    noun: str = ""  # words following a count ("projects worldwide" -> "projects")
+
+    def phrase(self) -> str:
+        return f"{self.text} {self.noun}".strip()
+
+
+@lru_cache(maxsize=65536)
+def mentions(sentence: str) -> tuple[Mention, ...]:
+    """All typed spans in a sentence (cached: the same sentences come up again and again)."""
+    return tuple(_mentions(sentence))
+
+
+def _mentions(sentence: str) -> list[Mention]:
+    """Money/percent first, so counts never overlap them."""
+    found: list[Mention] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(a: int, b: int) -> bool:
+        return all(b <= s_ or a >= e for s_, e in taken)
+
+    for kind, pattern in (("money", _MONEY), ("percent", _PERCENT), ("date", _DATE), ("count", _COUNT)):
+        position = 0
+        while (m := pattern.search(sentence, position)) is not None:
+            text = m.group(0).strip()
+            start = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+            end = start + len(text)
+            blocking = [e for s_, e in taken if not (end <= s_ or start >= e)]
+            if blocking:  # overlaps a span already found: look again just past it
+                position = max(m.start() + 1, min(blocking))
+                continue
+            position = m.end()
+            if not text or (kind == "count" and _not_a_count(sentence, start, end)):
+                continue
+            noun = _following_noun(sentence, end) if kind != "date" else ""
+            found.append(Mention(kind, start, end, text, noun))
+            taken.append((start, end))
+    _share_nouns(sentence, found)
+    for m in _NAME.finditer(sentence):
+        name = _trim_name(sentence, m.start(), m.group(0))
+        if name and free(m.start(), m.end()):
+            start = m.start() + m.group(0).index(name)
+            found.append(Mention("name", start, start + len(name), name))
+    return sorted(found, key=lambda m: m.start)
+
+
+_NAME_LEAD = re.compile(r"^(?:(?:The|the|a|an|A|An|In|On|At|By|For|Since|During|Through|Within|Under|With|From|This|These|Those|Its|Their|Our|Currently|Department)\s+)+")
+
+
+def _trim_name(sentence: str, start: int, name: str) -> str:
+    """Drop sentence-initial function words ("The TIP Office" -> "TIP Office") and lone letters."""
+    if start == 0 or sentence[:start].rstrip().endswith((".", ":", ";")):
+        name = _NAME_LEAD.sub("", name)
+        if " " not in name and name.lower() in STOPWORDS | {"since", "during", "through", "currently"}:
+            return ""
+    if len(name.replace(".", "")) < 2:
+        return ""
+    return name
+
+
+def _not_a_count(sentence: str, start: int, end: int) -> bool:
+    """Ordinals-in-names and identifiers are not counts ("Executive Order 13627", "first")."""
+    before = sentence[max(0, start - 12) : start]
+    return bool(re.search(r"\b(?:Order|No\.|Number|Section|Article|Resolution|Title)\s*$", before))
+
+
+def _following_noun(sentence: str, end: int) -> str:
+    """Up to four words after a number, stopping at function words ("194 pieces of legislation")."""
+    words: list[str] = []
+    for m in re.finditer(r"[A-Za-z][\w.'-]*|,|\.|;|\(|\)", sentence[end:]):
+        word = m.group(0)
+        lower = word.lower().rstrip(".")
+        if not words and lower in _COMPARATIVES:
+            continue  # "238 percent more prosecutions" -> "prosecutions"
+        if word in {",", ".", ";", "(", ")"}:
+            break
+        if lower == "of" and words and len(words) < 3:
+            words.append(word)
+            continue
+        if lower in _NOUN_STOP or len(words) >= 4:
+            break
+        words.append(word if re.fullmatch(r"(?:[A-Z]\.)+", word) else word.rstrip("."))
+        if _plural(lower) and not re.match(r"\s+of\b", sentence[end + m.end() :]):
+            break  # "1,545 eligible family members join": the noun ends at its plural head
+    while words and words[-1].lower() == "of":
+        words.pop()
+    return " ".join(words)
+
+
+_COMPARATIVES = frozenset("more fewer less additional extra new higher lower".split())
+_NOT_PLURAL = frozenset("overseas series news various previous species always whereas perhaps across".split())
+
+
+def _plural(word: str) -> bool:
+    return len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) and word not in _NOT_PLURAL
+
+
+def _share_nouns(sentence: str, found: list[Mention]) -> None:
+    """'from 154 countries in 2008 to 188 today': 188 inherits "countries"."""
+    counts = [m for m in found if m.kind == "count"]
+    for i, m in enumerate(counts):
+        if m.noun:
+            continue
+        for prior in reversed(counts[:i]):
+            between = sentence[prior.end : m.start]
+            if prior.noun and re.search(r"\bto\b", between) and len(between) < 60:
+                found[found.index(m)] = Mention(m.kind, m.start, m.end, m.text, prior.noun)
+                break
+
+
+def years(text: str) -> set[str]:
+    return set(_YEAR.findall(text))
+
+
+def noun_terms(noun: str) -> set[str]:
+    return {stem(w.lower()) for w in re.findall(r"[A-Za-z][\w-]*", noun)}
+
+
+# --- numeric values, for computing and for comparing figures --------------------------
+
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "hundred": 1e2}
+
+
+def value(text: str) -> float | None:
+    """The number a figure stands for ("$1.8 million" -> 1800000.0, "three" -> 3.0)."""
+    m = re.search(rf"({_NUM})\s*(million|billion|trillion|thousand|hundred)?", text, re.I)
+    if m:
+        number = float(m.group(1).replace(",", ""))
+        return number * _SCALES.get((m.group(2) or "").lower(), 1.0)
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if word in WORD_VALUES:
+            return float(WORD_VALUES[word])
+    return None
+
+
+def format_value(number: float, like: str) -> str:
+    """Write a computed number in the style of an operand ("$2.3 million", "34")."""
+    money = "$" in like
+    for scale_word, scale in (("billion", 1e9), ("million", 1e6)):
+        if abs(number) >= scale and (scale_word in like.lower() or money):
+            text = f"{number / scale:,.2f}".rstrip("0").rstrip(".")
+            return f"{'$' if money else ''}{text} {scale_word}"
+    text = f"{number:,.2f}".rstrip("0").rstrip(".")
+    if "percent" in like.lower() or "%" in like:
+        return f"{text} percent"
+    return f"${text}" if money else text

@@ -1,0 +1,150 @@
+"""Ingestion: find files, skip unchanged ones by content hash, chunk, embed, upsert.
+
+One writer at a time (a file lock in the data folder); new chunks are written before
+the old ones of a changed file are removed, so readers keep getting answers while a
+file is re-indexed, and the manifest entry is written last as the commit record.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.chunking import chunk_document
+from rag.corpus import LoadError, discover, display_path, file_sha256, load
+from rag.embedding import Embedder
+from rag.store import ChromaStore
+from rag.types import Chunk
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    files_seen: int = 0
+    files_indexed: int = 0
+    files_unchanged: int = 0
+    files_removed: int = 0
+    chunks_written: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()  # (path, reason)
+    vectors: int = 0  # chunks in the index afterwards
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def stale_files(store: ChromaStore, paths: Iterable[Path], corpus_dir: Path) -> list[Path]:
+    """Files whose content is not (or not completely) in the index."""
+    manifest = store.manifest()
+    return [p for p in discover(paths) if manifest.get(display_path(p, corpus_dir)) != file_sha256(p)]
+
+
+def removed_sources(store: ChromaStore, paths: Sequence[Path], corpus_dir: Path) -> list[str]:
+    """Indexed sources under the given folders whose files are gone."""
+    present = {display_path(p, corpus_dir) for p in discover(paths)}
+    roots = [display_path(p, corpus_dir) for p in paths if p.is_dir()]
+    return [
+        source
+        for source in store.manifest()
+        if source not in present and any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
+    ]
+
+
+def ingest(
+    store: ChromaStore,
+    embedder: Embedder,
+    paths: Sequence[Path],
+    corpus_dir: Path,
+    *,
+    chunk_chars: int = 900,
+    progress: bool | None = None,
+) -> IngestReport:
+    """Bring the index up to date with the files under ``paths``."""
+    started = time.perf_counter()
+    files = discover(paths)
+    manifest = store.manifest()
+    todo: list[tuple[Path, str, str]] = []
+    unchanged = 0
+    for path in files:
+        source, sha = display_path(path, corpus_dir), file_sha256(path)
+        if manifest.get(source) == sha:
+            unchanged += 1
+        else:
+            todo.append((path, source, sha))
+    skipped: list[tuple[str, str]] = []
+    written = indexed = 0
+    bar = _progress_bar(len(todo), progress)
+    for path, source, sha in todo:
+        try:
+            chunks = chunk_document(load(path, source), chunk_chars)
+        except (LoadError, OSError) as exc:
+            log.warning("skipped %s: %s", path, exc)
+            skipped.append((str(path), str(exc)))
+            bar.update(1)
+            continue
+        written += _write_file(store, embedder, source, chunks)
+        manifest[source] = sha
+        store.set_manifest(manifest)
+        indexed += 1
+        bar.update(1)
+    bar.close()
+    gone = removed_sources(store, paths, corpus_dir)
+    for source in gone:
+        store.delete_source(source)
+        manifest.pop(source, None)
+    if gone:
+        store.set_manifest(manifest)
+    return IngestReport(
+        files_seen=len(files),
+        files_indexed=indexed,
+        files_unchanged=unchanged,
+        files_removed=len(gone),
+        chunks_written=written,
+        skipped=tuple(skipped),
+        vectors=store.count(),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _write_file(store: ChromaStore, embedder: Embedder, source: str, chunks: list[Chunk]) -> int:
+    old_ids = store.chunk_ids(source)
+    for batch in _batches(chunks, 256):
+        chunk_vectors = embedder.embed_documents([c.embedding_text() for c in batch])
+        sentence_texts = [s.text for c in batch for s in c.sentences]
+        sentence_vectors = (
+            embedder.embed_documents(sentence_texts) if sentence_texts else np.zeros((0, embedder.dimension))
+        )
+        store.upsert(batch, chunk_vectors, sentence_vectors)
+    stale = old_ids - {c.id for c in chunks}
+    if stale:  # the file changed: drop chunks that are no longer in it, after the new ones landed
+        store.chunks.delete(ids=sorted(stale))
+        store.sentences.delete(where={"chunk_id": {"$in": sorted(stale)}})
+    return len(chunks)
+
+
+def _batches(items: list[Chunk], size: int) -> Iterable[list[Chunk]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, progress: bool | None) -> Any:
+    if progress is False or total == 0:
+        return _NoBar()
+    from tqdm import tqdm
+
+    # None: show the bar only on a terminal, so logs and CI stay clean.
+    return tqdm(total=total, unit="file", desc="indexing", disable=None if progress is None else False, file=sys.stderr)

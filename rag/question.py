@@ -1,0 +1,238 @@
+"""Question analysis: expected answer type, focus words, constraints (years, named
+things, "today"), arithmetic intent, embedded instructions, asserted figures, and
+resolution of elliptical follow-ups against the chat history. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from rag.figures import mentions, years
+from rag.text import STOPWORDS, content_terms, stem, tokens
+
+_TYPE_RULES: tuple[tuple[str, str], ...] = (
+    ("quantity", r"\bhow (?:much|many) (?:higher|more|greater|larger|bigger|lower|fewer|less|smaller)\b(?! (?:money|funding|dollars|cash))"),
+    ("percent", r"\bwhat (?:percent(?:age)?|share|proportion)\b|\bhow many percent\b|\bby what percent|\bpercent(?:age)? (?:increase|rise|growth|change)|\bby how much (?:did|have|has|were|was)\b.*\b(?:increase|rise|grow|go up|jump)"),
+    ("money", r"\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)"),
+    ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b|\bhow large\b|\bhow big\b"),
+    ("quantity", r"\bhow much\b"),  # money was ruled out above: any figure may answer
+    ("date", r"\bwhen\b|\bwhat (?:year|month|date|day)\b|\bwhich (?:year|month|date)\b|\bin what year\b|\bsince when\b|\bwhat time\b"),
+    ("name", r"^\s*(?:and\s+)?who\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agency|bod(?:y|ies)|bureau|country|government|company|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|official|president|challenge|tool|app|application|body|entity|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agency|country|government|company|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b"),
+)
+_AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|can|could|would|should)"
+_FOCUS = re.compile(rf"\b(how many|number of|which|what)\s+(?!{_AUX}\b)((?:[\w'-]+\s+){{0,3}}?[\w'-]+?)(?=\s+{_AUX}\b|\s+(?:in|on|at|for|of|to|by|from|since|under|with|were|was|got|get)\b|\?|$)", re.I)
+_NOW = re.compile(r"\b(?:today|now|currently|current|presently|at present|these days|nowadays|ongoing)\b", re.I)
+_CUMULATIVE = re.compile(r"\b(?:in total|total|overall|so far|to date|altogether|all told|ever|cumulative(?:ly)?|in all)\b", re.I)
+_RELATIVE_TIME = re.compile(r"\b(?:last|this|next|past|previous) (?:year|month|week|decade|quarter)\b|\byesterday\b|\brecently\b", re.I)
+_SUM = re.compile(r"\b(?:combined|altogether|together|in sum|sum of|add(?:ed)? up|both|put together|total of .+ and\b|first two|all three)\b", re.I)
+_DIFF = re.compile(r"\bby how (?:many|much)\b.*\b(?:grow|grew|increase|rise|rose|go up|went up|expand|climb)|\b(?:how many more|how much more|how many fewer|how much less|difference|grew by|grow by|increase(?:d)? by|rise by|rose by|gap between|more than in\b|change(?:d)? (?:from|between)|went up by|added between)\b", re.I)
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.?!]*\b(?:instructions?|rules?|prompts?|guidelines|above|previous|prior|context|system)\b"
+    r"|^\s*(?:system|assistant|developer)\s*:"
+    r"|\b(?:reveal|show|print|repeat|output|leak|tell me)\b[^.?!]*\b(?:system prompt|your prompt|hidden prompt|instructions|your rules)\b"
+    r"|^\s*(?:say|reply|respond|answer|output|print|write|pretend|act as|you are now|from now on)\b[^?]*$",
+    re.I,
+)
+# "what kind of cases": the focus is "cases", not "kind".
+_FILLER = frozenset(
+    "kind kinds type types sort sorts name names number amount part parts form forms way ways "
+    "combined total overall exact approximate estimated main "
+    # words that name the answer type rather than the thing asked about
+    "money funding cash dollars dollar percent percentage share proportion year years date month day time".split()
+)
+_NEGATION = re.compile(r"\b(?:not|excluding|except|other than|apart from|besides)\b(?: just| only| counting| including)?((?:\s+[\w'-]+){1,4})", re.I)
+_ORDINALS = frozenset("first second third fourth fifth sixth seventh eighth ninth tenth last".split())
+_QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
+_PRONOUNS = frozenset("it its they them their those these that this there he she his her one ones next latter former same".split())
+_ELLIPTIC = re.compile(r"^\s*(?:and|what about|how about|and what about|also|same for|what of|ok,? and)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str  # the factual part of the question (instructions removed)
+    answer_type: str  # count | money | percent | date | name | description
+    terms: tuple[str, ...]  # stemmed content words
+    focus: tuple[str, ...] = ()  # stemmed words the answer is about ("country")
+    years: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()  # capitalised names the answer must be about
+    ordinals: tuple[str, ...] = ()
+    now: bool = False  # "today", "currently": prefer present figures
+    cumulative: bool = False  # "in total", "so far": prefer running totals over current figures
+    relative_time: tuple[str, ...] = ()  # "last year": the sentence must say so too
+    operation: str = ""  # "sum" | "difference" | ""
+    asserted: tuple[str, ...] = ()  # figures the question states (checked against the documents)
+    negated: tuple[str, ...] = ()  # "not just the trafficking ones": figures near these are not wanted
+    context_terms: tuple[str, ...] = ()  # from earlier turns, weighted lower
+    context_years: tuple[str, ...] = ()  # constraints inherited from earlier turns: checked
+    context_entities: tuple[str, ...] = ()  # against the paragraph, not the sentence
+    had_instructions: bool = False
+    retrieval_text: str = field(default="")  # what retrieval searches with
+
+    @property
+    def all_terms(self) -> tuple[str, ...]:
+        return self.terms + tuple(t for t in self.context_terms if t not in self.terms)
+
+
+def strip_instructions(text: str) -> tuple[str, bool]:
+    """Drop sentences that instruct the assistant; keep the question parts."""
+    parts = re.split(r"(?<=[.?!;\n])\s+|\s+(?=(?:ignore|disregard|forget)\b)", text.strip(), flags=re.I)
+    kept = [p for p in parts if p and not _INSTRUCTION.search(p)]
+    removed = len(kept) != len([p for p in parts if p])
+    return " ".join(kept).strip(), removed
+
+
+def answer_type(text: str) -> str:
+    lowered = " ".join(tokens(text)) if text else ""
+    lowered = text.lower()
+    for name, pattern in _TYPE_RULES:
+        if re.search(pattern, lowered):
+            return name
+    return "description"
+
+
+def analyse(text: str) -> Question:
+    factual, had_instructions = strip_instructions(text)
+    factual = factual or text
+    kind = answer_type(factual)
+    words = tokens(factual)
+    # "the first two challenges" counts things; it does not pick the first one.
+    ordinals = tuple(
+        t for i, t in enumerate(words)
+        if t in _ORDINALS and i + 1 < len(words) and not _is_count_word(words, i + 1) and words[i + 1] not in STOPWORDS
+    )
+    asserted = tuple(m.text for m in mentions(factual) if m.kind in ("money", "percent", "count"))
+    negated = tuple(dict.fromkeys(t for m in _NEGATION.finditer(factual) for t in content_terms(m.group(1))))
+    positive = _NEGATION.sub(" ", factual)
+    return Question(
+        text=factual,
+        answer_type=kind,
+        terms=tuple(t for t in dict.fromkeys(content_terms(positive))),
+        negated=negated,
+        focus=_focus(factual),
+        years=tuple(sorted(years(factual))),
+        entities=_entities(factual),
+        ordinals=ordinals,
+        now=bool(_NOW.search(factual)),
+        cumulative=bool(_CUMULATIVE.search(factual)),
+        relative_time=tuple(m.group(0).lower() for m in _RELATIVE_TIME.finditer(factual)),
+        operation=_operation(factual, kind),
+        asserted=asserted,
+        had_instructions=had_instructions,
+        retrieval_text=factual,
+    )
+
+
+def _is_count_word(words: list[str], i: int) -> bool:
+    return i < len(words) and (words[i].isdigit() or words[i] in {"two", "three", "four", "five", "six", "ten"})
+
+
+_WHAT_IS = re.compile(r"\bwhat(?:'s|\u2019s| is| was| are| were) (?:the|a|an) ([\w'-]+)", re.I)
+
+
+def _focus(text: str) -> tuple[str, ...]:
+    """The noun the answer is about: "how many countries" -> country, "what is the capital of" -> capital."""
+    match = _FOCUS.search(text)
+    if match:
+        phrase, single = match.group(2), match.group(1).lower() in ("which", "what")
+    else:
+        match = _WHAT_IS.search(text)
+        if not match:
+            return ()
+        phrase, single = match.group(1), True
+    words = [
+        w for w in tokens(phrase)
+        if w not in STOPWORDS and w not in _QUESTION_WORDS and w not in _FILLER and not _is_count_word([w], 0)
+    ]
+    if not words and match.re is _FOCUS:
+        after = re.match(r"\s+of\s+(?:the\s+)?([\w'-]+)", text[match.end() :])  # "what kind of cases"
+        words = [after.group(1).lower()] if after else []
+    if single:
+        words = words[:1]  # "which NGO developed ..." -> the noun, not the verb after it
+    return tuple(stem(w) for w in words)
+
+
+def _entities(text: str) -> tuple[str, ...]:
+    """Capitalised names in the question (not the first word, not question words)."""
+    names = []
+    for m in mentions(text):
+        if m.kind != "name":
+            continue
+        words = [w for w in m.text.split() if w.lower() not in STOPWORDS and w.lower() not in _QUESTION_WORDS]
+        if m.start == 0 and len(words) <= 1:
+            continue  # "How", "What", a sentence-initial word
+        if words and not all(w.lower() in {"i", "tip"} for w in words):
+            names.append(" ".join(words))
+    return tuple(names)
+
+
+def _operation(text: str, kind: str) -> str:
+    if kind not in ("count", "money", "percent", "quantity"):
+        return ""
+    anchors = len(years(text)) + bool(_NOW.search(text))
+    explicit = re.search(r"\b(?:difference|gap)\b|\bhow (?:many|much) (?:more|fewer|less)\b.*\bthan\b", text, re.I)
+    if _DIFF.search(text) and (anchors >= 2 or explicit):
+        return "difference"  # two points in time, or an explicit comparison: compute it
+    if _SUM.search(text):
+        return "sum"
+    return ""
+
+
+# --- follow-ups --------------------------------------------------------------------
+
+
+def is_follow_up(question: Question, raw: str) -> bool:
+    """Short or pronoun-led questions lean on the previous turn."""
+    words = tokens(raw)
+    if _ELLIPTIC.search(raw) or not words:
+        return True
+    has_wh = any(w in _QUESTION_WORDS for w in words)
+    pronoun = any(w in _PRONOUNS for w in words)
+    return (not has_wh and len(question.terms) <= 3) or (pronoun and len(question.terms) <= 4)
+
+
+def resolve(raw: str, history: Sequence[dict[str, str]] | None) -> Question:
+    """Analyse a question in the light of the conversation so far."""
+    question = analyse(raw)
+    previous = [turn["content"] for turn in (history or []) if turn.get("role") == "user" and turn.get("content")]
+    if not previous or not is_follow_up(question, question.text):
+        return question
+    before = analyse(previous[-1])
+    if before.answer_type == "description" and len(previous) > 1 and is_follow_up(before, before.text):
+        before = resolve(previous[-1], _until_last_user(history or []))
+    answers = [t["content"] for t in (history or []) if t.get("role") == "assistant" and t.get("content")]
+    has_time = bool(question.years or question.now)
+    inherit_type = question.answer_type == "description" or not any(w in _QUESTION_WORDS for w in tokens(raw))
+    kind = before.answer_type if inherit_type else question.answer_type
+    context = tuple(t for t in before.all_terms if not (has_time and (t.isdigit() or t in {"today", "now", "current", "currently"})))
+    last_answer = _answer_words(answers[-1]) if answers else ""
+    return replace(
+        question,
+        answer_type=kind,
+        # "And in 2008?" asks about the same thing; "How many of them ...?" about a part of it.
+        focus=question.focus or (before.focus if inherit_type else ()),
+        context_years=() if has_time else before.years + before.context_years,
+        now=question.now if has_time else before.now,
+        context_entities=() if question.entities else before.entities + before.context_entities,
+        operation=question.operation or (before.operation if inherit_type else ""),
+        context_terms=context,
+        retrieval_text=f"{question.text} {_strip_time(before.text) if has_time else before.text} {last_answer}".strip(),
+    )
+
+
+def _until_last_user(history: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    turns = list(history)
+    while turns and turns[-1].get("role") != "user":
+        turns.pop()
+    return turns[:-1]
+
+
+def _strip_time(text: str) -> str:
+    return _NOW.sub(" ", re.sub(r"\b(?:in\s+)?(?:19|20)\d{2}\b", " ", text))
+
+
+def _answer_words(answer: str) -> str:
+    """The quoted supporting sentence of an earlier answer, without markers."""
+    quoted = re.findall(r'"([^"]{20,})"', answer)
+    text = quoted[0] if quoted else answer
+    return re.sub(r"\[\d+\]", " ", text)[:400]

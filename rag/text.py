@@ -1,0 +1,148 @@
+"""Text helpers shared by ingestion, retrieval and answering: normalisation,
+sentence splitting with offsets, tokens and light stemming. Pure functions."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+# One character for one, so offsets in normalised text equal offsets in the source.
+_ONE_FOR_ONE = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+        "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-",
+        "\u00a0": " ", "\u2007": " ", "\u202f": " ", "\t": " ",
+        "\u2022": " ", "\u25cf": " ", "\u25aa": " ", "\u2023": " ", "\u2043": " ",
+    }
+)
+BULLET_CHARS = "\u2022\u25cf\u25aa\u2023\u2043*-"
+
+
+def normalise(text: str) -> str:
+    """Straighten quotes and dashes, blank out bullets; length is preserved.
+
+    >>> normalise("United States\u2019 \u201c3P\u201d")
+    'United States\\' "3P"'
+    """
+    return text.translate(_ONE_FOR_ONE)
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, for matching ("Verité" ~ "verite")."""
+    decomposed = unicodedata.normalize("NFKD", normalise(text))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+# A sentence ends at . ! ? (optionally followed by a closing quote/bracket) and whitespace,
+# when the next sentence starts with a capital, digit, quote or bracket.
+_BOUNDARY = re.compile(r"""[.!?]["')\]]*\s+(?=["'(\[]?[A-Z0-9$])""")
+_ABBREV = re.compile(
+    r"(?:\b(?:[A-Z]\.){1,4}|\b(?:Mr|Mrs|Ms|Dr|St|No|Nos|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+    r"|Inc|Ltd|Co|Corp|vs|etc|e\.g|i\.e|Gov|Gen|Sen|Rep|Amb|Fig|pp|Vol)\.)$"
+)
+
+
+def split_sentences(text: str, offset: int = 0) -> Iterator[tuple[int, int]]:
+    """Yield (start, end) spans of sentences in ``text``, shifted by ``offset``.
+
+    Abbreviations such as "U.S." and "Dr." do not end a sentence.
+    """
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        stop = match.start() + 1
+        head = text[start:stop]
+        if _ABBREV.search(head) and not text[match.end():].startswith(("The ", "In ", "This ")):
+            continue
+        yield from _trimmed(text, start, match.end(), offset)
+        start = match.end()
+    yield from _trimmed(text, start, len(text), offset)
+
+
+def _trimmed(text: str, start: int, end: int, offset: int) -> Iterator[tuple[int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        yield start + offset, end + offset
+
+
+WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f]+(?:['.][A-Za-z0-9]+)*")
+
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from into onto over under about as is are was
+    were be been being has have had do does did done doing this that these those it its it's they them
+    their there here what which who whom whose when where why how much many any some all each both
+    than then so such very can could would should will shall may might must i me my we our us you your
+    he she his her him not no nor also only just up out off again further once same other more most
+    tell please know give say said says according document documents fact sheet ok okay hey hi""".split()
+)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased, accent-folded word tokens (numbers keep their digits, commas dropped)."""
+    folded = fold(text).replace(",", "")
+    out = []
+    for token in WORD.findall(folded):
+        token = token.strip(".'")
+        if token.endswith("'s"):
+            token = token[:-2]  # possessive: "Department's" -> "department"
+        if token:
+            out.append(token)
+    return out
+
+
+def stem(word: str) -> str:
+    """A deliberately light suffix stripper: enough to match plurals and tenses.
+
+    >>> [stem(w) for w in ["countries", "trained", "trafficking", "victims", "passed"]]
+    ['country', 'train', 'traffick', 'victim', 'pass']
+    """
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "es" and not word.endswith(("ches", "shes", "xes", "zes", "sses")):
+                return word[:-1]
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            return word[: len(word) - len(suffix)] + repl
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed tokens without stop words, in order."""
+    return [stem(t) for t in tokens(text) if t not in STOPWORDS]
+
+
+def edit_distance_at_most(a: str, b: str, limit: int) -> bool:
+    """True when the Levenshtein distance of a and b is <= limit (banded, early exit)."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        best = current[0]
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            best = min(best, current[j])
+        if best > limit:
+            return False
+        previous = current
+    return previous[-1] <= limit
+
+
+def fuzzy_equal(a: str, b: str) -> bool:
+    """Typo-tolerant term match: exact, or one edit for 5+ letters, two for 9+."""
+    if a == b:
+        return True
+    if a.isdigit() or b.isdigit():
+        return False
+    shortest = min(len(a), len(b))
+    if shortest >= 9:
+        return edit_distance_at_most(a, b, 2)
+    if shortest >= 5:
+        return edit_distance_at_most(a, b, 1)
+    return False

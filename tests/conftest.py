@@ -1,0 +1,83 @@
+"""Shared fixtures. The whole suite runs with outbound network blocked (loopback allowed)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NETBLOCK = Path(__file__).resolve().parent / "netblock"
+CORPUS = ROOT / "corpus"
+FACT_SHEET = CORPUS / "combating-trafficking-in-persons.txt"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+sys.path.insert(0, str(NETBLOCK))
+import netblock  # noqa: E402
+
+netblock.install()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", help="also run the long fuzz/crash loops")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="long loop: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for CLI subprocesses: network blocked there too."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(NETBLOCK), str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> object:
+    from rag.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    embedder.warm_up()
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def fact_sheet_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("factsheet-index")
+
+
+@pytest.fixture(scope="session")
+def assistant(real_embedder: object, fact_sheet_data: Path) -> Iterator[object]:
+    """The real thing: all-MiniLM-L6-v2, an on-disk Chroma store, the fact sheet indexed."""
+    from rag.assistant import Assistant
+    from rag.config import Settings
+
+    settings = Settings(corpus_dir=CORPUS, data_dir=fact_sheet_data)
+    helper = Assistant(settings, embedder=real_embedder)  # type: ignore[arg-type]
+    helper.ensure_index(progress=False)
+    helper.warm_up()
+    yield helper
+
+
+@pytest.fixture()
+def hash_settings(tmp_path: Path) -> object:
+    from rag.config import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    return Settings(corpus_dir=corpus, data_dir=tmp_path / "data")

@@ -1,0 +1,4 @@
+# Loaded automatically by Python in subprocesses started by the tests (PYTHONPATH).
+import netblock
+
+netblock.install()

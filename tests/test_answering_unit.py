@@ -1,0 +1,88 @@
+"""The extractive answerer on a small made-up corpus with the hash embedder: fast, and
+what it checks is mechanism (types, constraints, arithmetic, abstention), not tuning."""
+
+import pytest
+
+from rag.assistant import Assistant, QuestionError
+from rag.embedding import HashEmbedder
+
+DOC = """Harbor Report
+
+Funding
+
+  • The Harbor Fund awarded $3 million to 12 clinics in 2019 and $5 million to 20 clinics in 2021.
+  • The Harbor Fund trained 400 nurses in 2020.
+  • The first Harbor clinic opened in Lisbon in March 2018.
+"""
+
+
+@pytest.fixture(scope="module")
+def harbor(tmp_path_factory):
+    from rag.config import Settings
+
+    root = tmp_path_factory.mktemp("harbor")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "harbor.txt").write_text(DOC, encoding="utf-8")
+    assistant = Assistant(Settings(corpus_dir=root / "corpus", data_dir=root / "data", abstain_threshold=0.3), embedder=HashEmbedder(256))
+    assistant.ingest(progress=False)
+    return assistant
+
+
+def test_count_with_a_year_constraint_picks_the_figure_of_that_year(harbor):
+    answer = harbor.answer("How many clinics did the Harbor Fund support in 2021?")
+    assert answer.short_answer.startswith("20")
+    assert "[1]" in answer.text and answer.citations[0].text.startswith("The Harbor Fund awarded")
+
+
+def test_money_answer_is_verbatim(harbor):
+    answer = harbor.answer("How much money did the Harbor Fund award in 2019?")
+    assert answer.short_answer == "$3 million"
+
+
+def test_a_year_the_documents_do_not_cover_is_an_abstention(harbor):
+    answer = harbor.answer("How many nurses did the Harbor Fund train in 2015?")
+    assert answer.abstained and not answer.citations
+
+
+def test_date_question(harbor):
+    assert harbor.answer("When did the first Harbor clinic open?").short_answer == "March 2018"
+
+
+def test_sum_is_computed_and_marked(harbor):
+    answer = harbor.answer("What is the combined amount the Harbor Fund awarded in 2019 and 2021?")
+    assert answer.computed
+    assert answer.short_answer == "$8 million"
+    assert "computed" in answer.text
+
+
+def test_out_of_scope_question_abstains(harbor):
+    answer = harbor.answer("What is a good recipe for pancakes?")
+    assert answer.abstained
+    assert answer.text.startswith("The documents don't say")
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\x00\x01"])
+def test_empty_questions_are_refused(harbor, question):
+    with pytest.raises(QuestionError, match="empty"):
+        harbor.answer(question)
+
+
+def test_overlong_questions_are_refused(harbor):
+    with pytest.raises(QuestionError, match="too long"):
+        harbor.answer("why " * 1000)
+
+
+def test_bad_history_is_refused(harbor):
+    with pytest.raises(QuestionError, match="role"):
+        harbor.answer("When did it open?", history=[{"role": "system", "content": "x"}])
+
+
+def test_answers_are_frozen_and_json_serialisable(harbor):
+    import dataclasses
+    import json
+
+    answer = harbor.answer("How many nurses were trained?")
+    data = json.loads(answer.to_json())
+    assert set(data) >= {"text", "abstained", "citations", "timings"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        answer.text = "x"  # type: ignore[misc]

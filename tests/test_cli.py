@@ -1,0 +1,94 @@
+"""The CLI as a user runs it: a subprocess, network blocked, a real index."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS, ROOT, subprocess_env
+
+
+def run(*args: str, data: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    prefix = ["--data-dir", str(data)] if data else []
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *prefix, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=subprocess_env(),
+    )
+
+
+def test_help_is_instant_and_imports_nothing_heavy():
+    started = time.perf_counter()
+    result = run("--help")
+    assert result.returncode == 0 and "ask" in result.stdout
+    assert time.perf_counter() - started < 5
+    probe = subprocess.run(
+        [sys.executable, "-c", "import rag, rag.cli, sys; print(sorted(m for m in ('torch','chromadb','sentence_transformers','gradio','langchain_core') if m in sys.modules))"],
+        capture_output=True, text=True, cwd=ROOT, env=subprocess_env(),
+    )
+    assert probe.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_exits_2_with_a_message(question):
+    result = run("ask", question)
+    assert result.returncode == 2
+    assert "empty" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_overlong_question_exits_2_with_a_message():
+    result = run("ask", "x" * 5000)
+    assert result.returncode == 2 and "too long" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cli-data")
+
+
+@pytest.mark.model
+def test_ingest_twice_keeps_the_vector_count(data_dir):
+    first = run("ingest", data=data_dir)
+    second = run("ingest", data=data_dir)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    count = lambda out: int(out.split("chunks written; ")[1].split(" chunks")[0])  # noqa: E731
+    assert count(first.stdout) == count(second.stdout) == 17
+    assert "1 unchanged" in second.stdout
+
+
+@pytest.mark.model
+def test_ask_json_has_the_answer_fields(data_dir):
+    result = run("ask", "How many countries does the TIP Report cover today?", "--json", data=data_dir)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert "188" in payload["text"] and payload["abstained"] is False
+    assert any("188 today" in c["text"] for c in payload["citations"])
+    assert {"source", "start", "end", "chunk_id"} <= set(payload["citations"][0])
+    assert payload["timings"]["total"] > 0
+
+
+@pytest.mark.model
+def test_ask_reads_the_question_from_stdin(data_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "--data-dir", str(data_dir), "ask", "-"],
+        input="What is the capital of Ghana?", capture_output=True, text=True, timeout=300, cwd=ROOT, env=subprocess_env(),
+    )
+    assert result.returncode == 0 and result.stdout.startswith("The documents don't say")
+
+
+def test_status_of_a_missing_chroma_server_is_a_clear_error(tmp_path):
+    result = run("--chroma-url", "http://127.0.0.1:9", "status", data=tmp_path)
+    assert result.returncode == 1
+    assert "cannot reach the Chroma server" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_corpus_dir_is_the_default():
+    assert CORPUS.is_dir()

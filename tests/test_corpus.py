@@ -1,0 +1,148 @@
+from pathlib import Path
+
+import pytest
+
+from rag.corpus import LoadError, discover, display_path, load, parse_blocks
+from tests.conftest import CORPUS, FACT_SHEET
+
+
+@pytest.fixture(scope="module")
+def fact_sheet():
+    return load(FACT_SHEET, "corpus/combating-trafficking-in-persons.txt")
+
+
+def all_text(doc) -> str:
+    return "\n".join(b.text for b in doc.blocks)
+
+
+def test_fact_sheet_title_is_recorded(fact_sheet):
+    assert fact_sheet.title == "Combating Trafficking in Persons"
+
+
+def test_navigation_lines_are_not_answerable_text(fact_sheet):
+    text = all_text(fact_sheet)
+    assert "2016 Findings on the Worst Forms of Child Labor Report" not in text
+    assert not any(b.text == "Trafficking in Persons" for b in fact_sheet.blocks)
+
+
+def test_photo_credit_is_dropped_but_caption_kept(fact_sheet):
+    text = all_text(fact_sheet)
+    assert "(AP Images)" not in text
+    caption = [b for b in fact_sheet.blocks if b.kind == "caption"]
+    assert [b.text for b in caption] == ["Half of the 20 million to 30 million trafficking victims are children."]
+
+
+def test_repeated_page_header_is_not_a_block_or_heading(fact_sheet):
+    assert all("Combating Trafficking in Persons" != b.text for b in fact_sheet.blocks)
+    assert all(b.heading != "" for b in fact_sheet.blocks)
+
+
+def test_section_headings_are_metadata(fact_sheet):
+    bullets = [b for b in fact_sheet.blocks if b.kind == "bullet"]
+    assert bullets and bullets[0].heading == "3Ps: Prosecution, Protection, and Prevention"
+    assert "3Ps: Prosecution" not in all_text(fact_sheet)
+
+
+def test_bullets_and_curly_quotes_are_normalised(fact_sheet):
+    text = all_text(fact_sheet)
+    assert "\u2022" not in text and "\u2019" not in text and "\u201c" not in text
+    assert "State Department's accomplishments" in text
+
+
+def test_block_offsets_point_into_the_source(fact_sheet):
+    for block in fact_sheet.blocks:
+        source = fact_sheet.text[block.start : block.end]
+        assert " ".join(source.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"').replace("\u2013", "-").split()) == block.text
+
+
+def test_markdown_headings_and_bullets(tmp_path: Path):
+    path = tmp_path / "notes.md"
+    path.write_text("# Notes\n\n## Funding\n\n- The fund gave $5 million in 2020.\n- It ran 3 pilots.\n", encoding="utf-8")
+    doc = load(path, "notes.md")
+    assert doc.title == "Notes"
+    assert [(b.heading, b.text) for b in doc.blocks] == [
+        ("Funding", "The fund gave $5 million in 2020."),
+        ("Funding", "It ran 3 pilots."),
+    ]
+
+
+def test_html_drops_navigation_and_scripts(tmp_path: Path):
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><head><title>Report</title><script>alert(1)</script></head><body>"
+        "<nav><a href='/'>Home</a></nav><h1>Report</h1><h2>Results</h2>"
+        "<p>The office trained 40 officers in 2019.</p><ul><li>It opened 2 posts.</li></ul>"
+        "<footer>Copyright</footer></body></html>",
+        encoding="utf-8",
+    )
+    doc = load(path, "page.html")
+    text = all_text(doc)
+    assert doc.title == "Report"
+    assert "The office trained 40 officers in 2019." in text and "It opened 2 posts." in text
+    assert "alert" not in text and "Home" not in text and "Copyright" not in text
+
+
+def _tiny_pdf(text: str) -> bytes:
+    """A one-page PDF with one line of text, written by hand (no PDF writer needed)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_pdf_text_is_loaded(tmp_path: Path):
+    path = tmp_path / "brief.pdf"
+    path.write_bytes(_tiny_pdf("The program helped 120 survivors in 2018."))
+    doc = load(path, "brief.pdf")
+    assert "The program helped 120 survivors in 2018." in all_text(doc)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("binary.txt", b"\x00\x01\x02\x03" * 100, "binary"),
+        ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), "UTF-8"),
+        ("broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog", "PDF"),
+    ],
+)
+def test_bad_files_raise_a_clear_load_error(tmp_path: Path, name: str, content: bytes, reason: str):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(LoadError, match=reason):
+        load(path, name)
+
+
+def test_discover_finds_supported_files_and_survives_symlink_loops(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("A sentence here.", encoding="utf-8")
+    (tmp_path / "skip.csv").write_text("x,y", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.md").write_text("B sentence here.", encoding="utf-8")
+    (tmp_path / "sub" / "loop").symlink_to(tmp_path / "sub", target_is_directory=True)
+    names = sorted(p.name for p in discover([tmp_path]))
+    assert names == ["a.txt", "b.md"]
+
+
+def test_display_path_is_relative_to_the_corpus():
+    assert display_path(FACT_SHEET, CORPUS) == "corpus/combating-trafficking-in-persons.txt"
+
+
+def test_wrapped_prose_lines_are_joined_not_treated_as_navigation():
+    text = "Title Line\n\nThe office trained officers\nacross many regions in 2019 and\nexpanded its work.\n"
+    blocks, title = parse_blocks(text)
+    assert title == "Title Line"
+    assert [b.text for b in blocks] == ["The office trained officers across many regions in 2019 and expanded its work."]

@@ -1,0 +1,50 @@
+"""The eval suite itself: evidence is verbatim, the test split is frozen, and the
+held-back test split meets the accuracy bar (its numbers are printed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from evals import runner
+from evals.runner import DATASETS, load_suite
+from tests.conftest import FACT_SHEET
+
+
+def test_every_evidence_string_occurs_verbatim_in_the_corpus():
+    corpus = FACT_SHEET.read_text(encoding="utf-8")
+    for item in load_suite("factsheet"):
+        for evidence in (item.evidence, item.evidence2):
+            assert not evidence or evidence in corpus, f"{item.id}: evidence not in the corpus: {evidence!r}"
+        assert item.abstain == (not item.answers), item.id
+
+
+def test_the_suite_has_the_required_mix():
+    items = load_suite("factsheet")
+    for split in ("dev", "test"):
+        part = [i for i in items if i.split == split]
+        assert sum(i.abstain for i in part) >= 10
+        assert sum(bool(i.history) for i in part) >= 5
+    assert len(items) >= 40
+
+
+def test_the_test_split_is_frozen():
+    """The test split was written before tuning and must not change; see README 'Evals'."""
+    lines = [line for line in (DATASETS / "factsheet.jsonl").read_text(encoding="utf-8").splitlines() if json.loads(line)["split"] == "test"]
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    assert digest == (DATASETS / "factsheet.test.sha256").read_text().split()[0]
+
+
+@pytest.mark.model
+def test_held_back_test_split_meets_the_bar(assistant, capsys):
+    results = runner.run(assistant, load_suite("factsheet"))
+    summary = runner.report(results)
+    with capsys.disabled():
+        print("\n" + runner.format_table(summary))
+        print(runner.format_failures([r for r in results if r.item.split == "test"], 20))
+    test = summary["splits"]["test"]
+    assert test["answer_accuracy"] >= 0.95
+    assert test["abstention_recall"] >= 0.90
+    assert summary["all"]["faithfulness"] == 1.0

@@ -1,0 +1,102 @@
+"""Ingestion into a real on-disk Chroma store, with the fast hash embedder."""
+
+from pathlib import Path
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.embedding import HashEmbedder
+from rag.store import ChromaStore, StoreError, make_client
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def make(settings, dimension: int = 64) -> Assistant:
+    return Assistant(settings, embedder=HashEmbedder(dimension))
+
+
+def test_ingesting_twice_keeps_the_same_vectors(hash_settings):
+    write(hash_settings.corpus_dir / "a.txt", "Alpha\n\nThe office trained 40 officers in 2019. It opened 2 posts.\n")
+    assistant = make(hash_settings)
+    first = assistant.ingest(progress=False)
+    second = assistant.ingest(progress=False)
+    assert first.files_indexed == 1 and first.vectors == 1
+    assert second.files_indexed == 0 and second.files_unchanged == 1
+    assert assistant.store.count() == first.vectors
+    assert assistant.store.sentence_count() == 2
+
+
+def test_rebuild_gives_the_same_index(hash_settings):
+    write(hash_settings.corpus_dir / "a.txt", "Alpha\n\nOne sentence. Two sentences.\n\nA second paragraph here.\n")
+    assistant = make(hash_settings)
+    before = assistant.ingest(progress=False).vectors
+    after = assistant.ingest(rebuild=True, progress=False).vectors
+    assert before == after == 2
+
+
+def test_a_changed_file_is_reindexed_and_old_chunks_removed(hash_settings):
+    path = write(hash_settings.corpus_dir / "a.txt", "Alpha\n\nThe fund gave $5 million.\n\nIt ran 3 pilots.\n")
+    assistant = make(hash_settings)
+    assistant.ingest(progress=False)
+    assert not assistant.is_stale()
+    write(path, "Alpha\n\nThe fund gave $7 million.\n")
+    assert assistant.is_stale()
+    report = assistant.ingest(progress=False)
+    assert report.files_indexed == 1
+    texts = [c.text for c in assistant.store.iter_chunks()]
+    assert texts == ["The fund gave $7 million."]
+
+
+def test_a_deleted_file_is_removed_from_the_index(hash_settings):
+    write(hash_settings.corpus_dir / "a.txt", "Alpha\n\nKeep this sentence.\n")
+    gone = write(hash_settings.corpus_dir / "b.txt", "Beta\n\nDrop this sentence.\n")
+    assistant = make(hash_settings)
+    assistant.ingest(progress=False)
+    gone.unlink()
+    report = assistant.ingest(progress=False)
+    assert report.files_removed == 1
+    assert [c.text for c in assistant.store.iter_chunks()] == ["Keep this sentence."]
+
+
+def test_bad_files_are_skipped_and_the_rest_indexed(hash_settings):
+    write(hash_settings.corpus_dir / "good.txt", "Good\n\nA fine sentence.\n")
+    (hash_settings.corpus_dir / "bad.txt").write_bytes(b"\xff\xfe\x00\x00binary")
+    (hash_settings.corpus_dir / "empty.md").write_bytes(b"")
+    report = make(hash_settings).ingest(progress=False)
+    assert report.files_indexed == 1
+    assert sorted(Path(p).name for p, _ in report.skipped) == ["bad.txt", "empty.md"]
+
+
+def test_chunks_round_trip_through_chroma_with_verbatim_sentences(hash_settings):
+    write(hash_settings.corpus_dir / "q.txt", "Quotes\n\nThe State Department\u2019s \u201coffice\u201d works. It helps.\n")
+    assistant = make(hash_settings)
+    assistant.ingest(progress=False)
+    (chunk,) = list(assistant.store.iter_chunks())
+    assert chunk.text == "The State Department's \"office\" works. It helps."
+    assert chunk.sentences[0].raw == "The State Department\u2019s \u201coffice\u201d works."
+    assert chunk.source == "corpus/q.txt"
+
+
+def test_a_different_model_gets_its_own_collection(hash_settings):
+    write(hash_settings.corpus_dir / "a.txt", "Alpha\n\nA sentence.\n")
+    make(hash_settings, 64).ingest(progress=False)
+    other = make(hash_settings, 32)
+    assert other.store.count() == 0  # a new collection, never a dimension error
+    other.ingest(progress=False)
+    assert other.store.count() == 1
+
+
+def test_a_collection_built_by_another_model_gives_a_clear_message(hash_settings):
+    client = make_client(hash_settings.data_dir, None)
+    store = ChromaStore(client, "x", HashEmbedder(16))
+    store.chunks.modify(metadata={**store.chunks.metadata, "model": "some-other-model"})
+    with pytest.raises(StoreError, match="ingest --rebuild"):
+        ChromaStore(client, "x", HashEmbedder(16))
+
+
+def test_an_unreachable_chroma_server_fails_fast_with_a_message(tmp_path):
+    with pytest.raises(StoreError, match="cannot reach the Chroma server"):
+        make_client(tmp_path, "http://127.0.0.1:9")  # nothing listens on the discard port

@@ -1,0 +1,35 @@
+from rag.text import fold, fuzzy_equal, normalise, split_sentences, stem, tokens
+
+
+def test_normalise_keeps_length_so_offsets_survive():
+    raw = "United States\u2019 \u201c3P\u201d paradigm \u2013 prosecution \u2022 item"
+    assert len(normalise(raw)) == len(raw)
+    assert normalise(raw) == "United States' \"3P\" paradigm - prosecution   item"
+
+
+def test_split_sentences_does_not_break_on_abbreviations():
+    text = "The U.S. Department of State leads. It trains U.S. government employees. Dr. Smith agreed."
+    spans = [text[a:b] for a, b in split_sentences(text)]
+    assert spans == ["The U.S. Department of State leads.", "It trains U.S. government employees.", "Dr. Smith agreed."]
+
+
+def test_split_sentences_offsets_are_shifted():
+    assert list(split_sentences("One. Two.", offset=100)) == [(100, 104), (105, 109)]
+
+
+def test_tokens_fold_accents_drop_commas_and_possessives():
+    assert tokens("Verité's 30,000 officers") == ["verite", "30000", "officers"]
+    assert fold("Verité") == "verite"
+
+
+def test_stem_matches_plurals_and_tenses():
+    assert stem("countries") == stem("country")
+    assert stem("trained") == stem("train")
+    assert stem("analysis") == "analysis"
+
+
+def test_fuzzy_equal_tolerates_typos_but_not_other_numbers():
+    assert fuzzy_equal("contries", "countries")
+    assert fuzzy_equal("trafficing", "trafficking")
+    assert not fuzzy_equal("2008", "2009")
+    assert not fuzzy_equal("cat", "car")
