@@ -154,6 +154,8 @@ class ExtractiveAnswerer(Answerer):
         for c in viable[:8]:
             if not self._focus_present(q, c):
                 c.soft_penalty += FOCUS_MISSING  # what is asked about is not named in the sentence
+            elif q.answer_type == "count" and q.focus:
+                c.soft_penalty += self._count_noun_penalty(q, c)
         best = max(viable, key=lambda c: c.score - c.soft_penalty)
         if best.score - best.soft_penalty < self.threshold:
             return abstention(q)
@@ -183,6 +185,10 @@ class ExtractiveAnswerer(Answerer):
             return False  # "last year": an undated document cannot say what happened then
         if q.answer_type == "date" and not _dates(q, c):
             return False
+        if q.years and q.answer_type in KINDS and not any(
+            set(q.years) <= _attached_years(c, m) for m in c.mentions if m.kind in KINDS[q.answer_type]
+        ):
+            return False  # the year is in the sentence but qualifies another figure
         sentence_years = figures.years(text)
         if q.years and not set(q.years) <= sentence_years:
             if q.answer_type != "description" or not sentence_years:
@@ -201,6 +207,9 @@ class ExtractiveAnswerer(Answerer):
         context = f"{c.hit.chunk.heading} {c.hit.chunk.text}"
         if q.context_years and not set(q.context_years) <= figures.years(context):
             return False
+        if q.entities and not q.operation and (q.answer_type in KINDS or q.answer_type == "date"):
+            if not any(_entity_in(e, text, unknown) for e in q.entities):
+                return False  # a figure or date must be about one of the things the question names
         for entity in q.entities + q.context_entities:
             if _entity_in(entity, text, common):
                 continue
@@ -208,8 +217,23 @@ class ExtractiveAnswerer(Answerer):
                 if not _entity_in(entity, text, unknown):
                     return False
                 c.soft_penalty += 0.1  # a name the corpus never uses: a paraphrase or a false premise
-            c.soft_penalty += 0.08  # named in the paragraph but not in this sentence
+            elif entity in q.entities:
+                c.soft_penalty += 0.08  # named in the paragraph but not in this sentence
         return True
+
+    def _count_noun_penalty(self, q: Question, c: _Candidate) -> float:
+        """"How many convictions" is not answered by "194 pieces of legislation"."""
+        surface = [t for t in tokens(q.text) if stem(t) in q.focus]
+        best = 0.0
+        for m in c.mentions:
+            if m.kind != "count":
+                continue
+            noun = figures.noun_terms(m.noun)
+            if not noun or noun & set(q.focus) or any(fuzzy_equal(f, n) for f in q.focus for n in noun):
+                return 0.0
+            words = [w.lower() for w in m.noun.split()]
+            best = max([best] + [self._similar(f, words) for f in surface])
+        return 0.0 if best >= _SYNONYM_MIN else FOCUS_MISSING if best >= 0.35 else 2 * FOCUS_MISSING
 
     def _similar(self, word: str, candidates: list[str]) -> float:
         return self.words.best(word, candidates) if self.words is not None else 0.0
@@ -220,7 +244,7 @@ class ExtractiveAnswerer(Answerer):
             return True
         words = [t for t in tokens(f"{c.sentence.text} {c.hit.chunk.heading}") if t not in STOPWORDS]
         own = {stem(w) for w in words}
-        for term in q.focus:
+        for term in q.focus[-1:]:  # the head noun: "law enforcement people" -> "people"
             if term in own or any(fuzzy_equal(term, o) for o in own):
                 continue
             surface = next((t for t in tokens(q.text) if stem(t) == term), term)
@@ -470,6 +494,9 @@ def _attached_years(c: _Candidate, m: Mention) -> set[str]:
             end = o.end + (len(o.noun) + 1 if o.noun else 0)
             return (year.start - end, 0) if end <= year.start else (o.start - year.end, 1)
 
+        if "," in text[year.end :] and not re.search(r"[,;:]", text[: year.start]) and year.start < 30:
+            out.update(figures.years(year.text))  # "In 2014, ..." / "Since 2009, ..." dates the whole sentence
+            continue
         same_clause = [o for o in numbers if not re.search(r"[,;:]", text[min(gap_span(o, year)) : max(gap_span(o, year))])]
         if not same_clause:
             continue
@@ -502,8 +529,11 @@ def _best_by_proximity(q: Question, c: _Candidate, options: list[Mention], simil
         if similar is not None and focus_words and m.kind == "name":
             # "which country" -> "Government of Ghana" rather than "TIP Office"
             bonus += 2.0 * max(similar(f, [m.text.lower()]) for f in focus_words)
-        if q.text.lower().startswith("who") and _looks_like_person(c.sentence.text, m):
-            bonus += 1.0
+        if q.text.lower().startswith("who"):
+            if _looks_like_person(c.sentence.text, m):
+                bonus += 1.0
+            if m.text.split()[-1].lower() in _ARTIFACTS:
+                bonus -= 1.5  # "who" is not answered by a tool or a report
         before = fold(c.sentence.text[max(0, m.start - 25) : m.start])
         if any(f in {stem(t) for t in tokens(before)} for f in q.focus):
             bonus += 2.0  # "the NGO Verité", "Ambassador Susan Coppedge"
@@ -518,6 +548,12 @@ _TITLES = re.compile(r"\b(?:Ambassador|President|Secretary|Senator|Minister|Dire
 _ORG_WORDS = frozenset(
     "office department bureau program programme ministry agency council organization organisation fund "
     "government nations union partnership academy task force ngo inc ltd university institute".split()
+)
+
+
+_ARTIFACTS = frozenset(
+    "tool tools report reports order regulation regulations act application app website document documents "
+    "contract addendum memorandum footprint challenge paradigm".split()
 )
 
 
@@ -538,20 +574,24 @@ def _figure_phrase(q: Question, m: Mention) -> str:
 
 
 def _correction(q: Question, c: _Candidate, short: str) -> str:
-    """A figure the question asserts that the documents contradict is corrected, not repeated."""
-    if not q.asserted:
-        return ""
+    """A figure or year the question asserts that the documents contradict is corrected,
+    never repeated: every figure stated must be in a cited passage."""
     stated = [m for m in c.mentions if m.kind in FIGURE_TYPES]
+    dates = [m for m in c.mentions if m.kind == "date"]
     for claim in q.asserted:
         claimed = figures.value(claim)
+        kind = _kind_of(claim)
+        if kind == "date":
+            if dates and claim not in figures.years(c.sentence.text):
+                return f"Correction: the documents date this to {dates[-1].text}, not the year in the question."
+            continue
         if claimed is None or any(figures.value(m.text) == claimed for m in stated):
             continue
-        same_kind = [m for m in stated if _kind_of(claim) == m.kind]
+        same_kind = [m for m in stated if kind == m.kind]
         if same_kind:
             present = q if (q.years or q.now) else replace(q, now=True)  # no time given: the current figure
             best = max(same_kind, key=lambda m: _mention_score(present, c, m))
             right = short if short and figures.value(short) is not None else best.phrase()
-            # The wrong figure is not repeated: every figure stated must be in a cited passage.
             return f"Correction: the documents say {right}, not the figure in the question."
     return ""
 

@@ -29,7 +29,11 @@ _MONEY = re.compile(
     rf"|{_QUAL}(?:{_NUM}){_SCALE}\s+(?:dollars|USD)\b",
     re.I,
 )
-_PERCENT = re.compile(rf"{_QUAL}(?:{_NUM})\s*(?:percent|per cent|%)", re.I)
+_PERCENT = re.compile(
+    rf"{_QUAL}(?:{_NUM})\s*(?:percent|per cent|%)"
+    r"|\b(?:half|one[- ]third|two[- ]thirds|a third|one[- ]quarter|a quarter|three[- ]quarters|the majority|a majority)\b(?= of\b)",
+    re.I,
+)
 _DATE = re.compile(
     rf"\b(?:(?:early|mid|late)[- ])?(?:{MONTHS})(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?(?:\s+(?:19|20)\d{{2}})?\b"
     rf"|\b(?:19|20)\d{{2}}\b(?!\s*(?:percent|%))"

@@ -21,11 +21,10 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ("name", r"^\s*(?:and\s+)?who\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agency|bod(?:y|ies)|bureau|country|government|company|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|official|president|challenge|tool|app|application|body|entity|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agency|country|government|company|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b"),
 )
 _AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|can|could|would|should)"
-_FOCUS = re.compile(rf"\b(how many|number of|which|what)\s+(?!{_AUX}\b)((?:[\w'-]+\s+){{0,3}}?[\w'-]+?)(?=\s+{_AUX}\b|\s+(?:in|on|at|for|of|to|by|from|since|under|with|were|was|got|get)\b|\?|$)", re.I)
 _NOW = re.compile(r"\b(?:today|now|currently|current|presently|at present|these days|nowadays|ongoing)\b", re.I)
 _CUMULATIVE = re.compile(r"\b(?:in total|total|overall|so far|to date|altogether|all told|ever|cumulative(?:ly)?|in all)\b", re.I)
 _RELATIVE_TIME = re.compile(r"\b(?:last|this|next|past|previous) (?:year|month|week|decade|quarter)\b|\byesterday\b|\brecently\b", re.I)
-_SUM = re.compile(r"\b(?:combined|altogether|together|in sum|sum of|add(?:ed)? up|both|put together|total of .+ and\b|first two|all three)\b", re.I)
+_SUM = re.compile(r"\b(?:combined|in sum|sum of|add(?:ed)? up|both|put together|total of .+ and\b|first two|first three|all three|counting both)\b", re.I)
 _DIFF = re.compile(r"\bby how (?:many|much)\b.*\b(?:grow|grew|increase|rise|rose|go up|went up|expand|climb)|\b(?:how many more|how much more|how many fewer|how much less|difference|grew by|grow by|increase(?:d)? by|rise by|rose by|gap between|more than in\b|change(?:d)? (?:from|between)|went up by|added between)\b", re.I)
 _INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass)\b[^.?!]*\b(?:instructions?|rules?|prompts?|guidelines|above|previous|prior|context|system)\b"
@@ -91,10 +90,34 @@ def answer_type(text: str) -> str:
     return "description"
 
 
+_PREMISE_LEAD = re.compile(r"^\s*(?:since|given(?: that)?|because|as|although|now that|if|considering(?: that)?|seeing as)\b[^,?]*,\s*", re.I)
+_APPOSITIVE = re.compile(r",\s+(?:\w+ly\s+)?(?:\w+ed|\w+en)\b[^,?]*,", re.I)
+
+
+def split_premise(text: str) -> tuple[str, str]:
+    """(what is asked, what is asserted): "Since X happened in 2012, what did Y do?" ->
+    ("what did Y do?", "Since X happened in 2012"). Statements before the question
+    sentence and participle asides (", signed with Kenya in 2014,") are premises."""
+    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    asks = [s for s in sentences if s.rstrip().endswith("?") or re.match(r"\s*(?:what|which|who|whom|when|where|why|how)\b", s, re.I)]
+    ask = asks[-1] if asks else text.strip()
+    premise = [s for s in sentences if s is not ask and s not in asks]
+    lead = _PREMISE_LEAD.match(ask)
+    # "Since 2009," is a time constraint; "Since the report covered 200 countries in 2008," a premise.
+    if lead and len(lead.group(0).split()) >= 4 and re.search(r"\b(?:what|which|who|whom|when|where|why|how)\b", ask[lead.end() :], re.I):
+        premise.append(ask[: lead.end()])
+        ask = ask[lead.end() :]
+    for aside in _APPOSITIVE.findall(ask):
+        premise.append(aside.strip(", "))
+        ask = ask.replace(aside, ",", 1)
+    return ask.strip(), " ".join(premise).strip()
+
+
 def analyse(text: str) -> Question:
     factual, had_instructions = strip_instructions(text)
     factual = factual or text
-    kind = answer_type(factual)
+    ask, premise = split_premise(factual)
+    kind = answer_type(ask)
     words = tokens(factual)
     # "the first two challenges" counts things; it does not pick the first one.
     ordinals = tuple(
@@ -102,6 +125,7 @@ def analyse(text: str) -> Question:
         if t in _ORDINALS and i + 1 < len(words) and not _is_count_word(words, i + 1) and words[i + 1] not in STOPWORDS
     )
     asserted = tuple(m.text for m in mentions(factual) if m.kind in ("money", "percent", "count"))
+    asserted += tuple(sorted(years(premise)))  # a year stated as a premise is checked, not required
     negated = tuple(dict.fromkeys(t for m in _NEGATION.finditer(factual) for t in content_terms(m.group(1))))
     positive = _NEGATION.sub(" ", factual)
     return Question(
@@ -109,14 +133,14 @@ def analyse(text: str) -> Question:
         answer_type=kind,
         terms=tuple(t for t in dict.fromkeys(content_terms(positive))),
         negated=negated,
-        focus=_focus(factual),
-        years=tuple(sorted(years(factual))),
-        entities=_entities(factual),
+        focus=_focus(ask),
+        years=tuple(sorted(years(ask))),
+        entities=_entities(ask) or _entities(premise),
         ordinals=ordinals,
-        now=bool(_NOW.search(factual)),
-        cumulative=bool(_CUMULATIVE.search(factual)),
-        relative_time=tuple(m.group(0).lower() for m in _RELATIVE_TIME.finditer(factual)),
-        operation=_operation(factual, kind),
+        now=bool(_NOW.search(ask)),
+        cumulative=bool(_CUMULATIVE.search(ask)),
+        relative_time=tuple(m.group(0).lower() for m in _RELATIVE_TIME.finditer(ask)),
+        operation=_operation(ask, kind),
         asserted=asserted,
         had_instructions=had_instructions,
         retrieval_text=factual,
@@ -130,26 +154,30 @@ def _is_count_word(words: list[str], i: int) -> bool:
 _WHAT_IS = re.compile(r"\bwhat(?:'s|\u2019s| is| was| are| were) (?:the|a|an) ([\w'-]+)", re.I)
 
 
+_WHICH = re.compile(rf"\b(?:which|what)\s+(?!{_AUX}\b)([\w'-]+)", re.I)
+_HOW_MANY = re.compile(r"\b(?:how many|number of)\s+((?:[\w'-]+\s*){1,4})", re.I)
+
+
 def _focus(text: str) -> tuple[str, ...]:
     """The noun the answer is about: "how many countries" -> country, "what is the capital of" -> capital."""
-    match = _FOCUS.search(text)
-    if match:
-        phrase, single = match.group(2), match.group(1).lower() in ("which", "what")
-    else:
-        match = _WHAT_IS.search(text)
-        if not match:
-            return ()
-        phrase, single = match.group(1), True
-    words = [
-        w for w in tokens(phrase)
-        if w not in STOPWORDS and w not in _QUESTION_WORDS and w not in _FILLER and not _is_count_word([w], 0)
-    ]
-    if not words and match.re is _FOCUS:
-        after = re.match(r"\s+of\s+(?:the\s+)?([\w'-]+)", text[match.end() :])  # "what kind of cases"
-        words = [after.group(1).lower()] if after else []
-    if single:
-        words = words[:1]  # "which NGO developed ..." -> the noun, not the verb after it
-    return tuple(stem(w) for w in words)
+    skip = STOPWORDS | _QUESTION_WORDS | _FILLER
+    if match := _HOW_MANY.search(text):
+        words = []
+        for word in tokens(match.group(1)):
+            if re.fullmatch(_AUX, word) or word in {"of", "in", "on", "at", "for", "to", "by", "from", "since", "with"}:
+                break
+            if word not in skip and not _is_count_word([word], 0):
+                words.append(word)
+        return tuple(stem(w) for w in words[:4])  # the last word is the head noun
+    for pattern in (_WHICH, _WHAT_IS):
+        if match := pattern.search(text):
+            words = [w for w in tokens(match.group(1)) if w not in skip and not _is_count_word([w], 0)]
+            if not words:  # "what kind of cases" -> "cases"
+                after = re.match(r"\s+of\s+(?:the\s+)?([\w'-]+)", text[match.end() :])
+                words = [after.group(1).lower()] if after else []
+            if words:
+                return (stem(words[0]),)
+    return ()
 
 
 def _entities(text: str) -> tuple[str, ...]:
@@ -202,7 +230,8 @@ def resolve(raw: str, history: Sequence[dict[str, str]] | None) -> Question:
         before = resolve(previous[-1], _until_last_user(history or []))
     answers = [t["content"] for t in (history or []) if t.get("role") == "assistant" and t.get("content")]
     has_time = bool(question.years or question.now)
-    inherit_type = question.answer_type == "description" or not any(w in _QUESTION_WORDS for w in tokens(raw))
+    # Only a question without its own question word ("And in 2008?") takes the earlier type.
+    inherit_type = not any(w in _QUESTION_WORDS for w in tokens(raw))
     kind = before.answer_type if inherit_type else question.answer_type
     context = tuple(t for t in before.all_terms if not (has_time and (t.isdigit() or t in {"today", "now", "current", "currently"})))
     last_answer = _answer_words(answers[-1]) if answers else ""
