@@ -18,7 +18,7 @@ from rag.config import Settings
 from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.indexing import IngestReport, ingest, removed_sources, stale_files
 from rag.lexical import BM25Index
-from rag.question import Question, resolve
+from rag.question import Question, resolve, split_compound
 from rag.retrieval import HybridRetriever
 from rag.store import ChromaStore, make_client
 from rag.types import Answer
@@ -73,7 +73,9 @@ class Assistant:
         self.settings = settings or Settings()
         self.embedder = embedder or SentenceTransformerEmbedder(self.settings.model_path)
         self._store = store
-        self.answerer = answerer or ExtractiveAnswerer(WordSimilarity(self.embedder), self.settings.abstain_threshold)
+        self.answerer = answerer or ExtractiveAnswerer(
+            WordSimilarity(self.embedder), self.settings.abstain_threshold, self.settings.focus_penalty
+        )
         self.dense_only = dense_only
         self._lexical: BM25Index | None = None
         self._lexical_key: str | None = None
@@ -217,8 +219,56 @@ class Assistant:
         turns = validate_history(history)
         if not self.store.count():
             return abstention(resolve(text, turns), "the index is empty; run 'factsheet-qa ingest'")
+        parts = split_compound(text)
+        if len(parts) > 1:
+            return self._answer_parts(parts, turns)
         result: Answer = self.chain.invoke({"question": text, "history": turns})
         return result
+
+    def _answer_parts(self, parts: list[str], turns: list[dict[str, str]]) -> Answer:
+        """Answer each part of a compound question in turn (later parts may refer to earlier ones)."""
+        answers: list[Answer] = []
+        for part in parts:
+            answer: Answer = self.chain.invoke({"question": part, "history": turns})
+            answers.append(answer)
+            turns = [*turns, {"role": "user", "content": part}, {"role": "assistant", "content": answer.text}]
+        return merge_answers(answers)
+
+
+def merge_answers(answers: Sequence[Answer]) -> Answer:
+    """One reply from the answers to the parts of a question, citations renumbered."""
+    import re
+    from dataclasses import replace
+
+    answered = [a for a in answers if not a.abstained]
+    if not answered:
+        return replace(answers[0], timings=_sum_timings(answers))
+    texts, citations, shorts = [], [], []
+    for answer in answers:
+        offset = len(citations)
+        texts.append(re.sub(r"\[(\d+)\]", lambda m, o=offset: f"[{int(m.group(1)) + o}]", answer.text))
+        citations.extend(answer.citations)
+        if not answer.abstained:
+            shorts.append(answer.short_answer)
+    return Answer(
+        text="\n\n".join(texts),
+        abstained=False,
+        citations=tuple(citations),
+        short_answer="; ".join(shorts),
+        answer_type="+".join(a.answer_type for a in answers),
+        computed=any(a.computed for a in answers),
+        corrected=any(a.corrected for a in answers),
+        resolved_question=" / ".join(a.resolved_question for a in answers),
+        timings=_sum_timings(answers),
+    )
+
+
+def _sum_timings(answers: Sequence[Answer]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for answer in answers:
+        for stage, ms in answer.timings.items():
+            total[stage] = round(total.get(stage, 0.0) + ms, 3)
+    return total
 
 
 def _ms(start: float, end: float | None = None) -> float:

@@ -14,7 +14,7 @@ from rag.text import STOPWORDS, content_terms, stem, tokens
 _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ("quantity", r"\bhow (?:much|many) (?:higher|more|greater|larger|bigger|lower|fewer|less|smaller)\b(?! (?:money|funding|dollars|cash))"),
     ("percent", r"\bwhat (?:percent(?:age)?|share|proportion)\b|\bhow many percent\b|\bby what percent|\bpercent(?:age)? (?:increase|rise|growth|change)|\bby how much (?:did|have|has|were|was)\b.*\b(?:increase|rise|grow|go up|jump)"),
-    ("money", r"\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)"),
+    ("money", r"\bhow (?:big|large|much) (?:a |an )?(?:sum|amount|budget)\b|\bwhat did (?:it|they|\w+) cost\b|\bhow much did (?:it|they|\w+) cost\b|\bcost (?:of|to)\b|\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)"),
     ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b|\bhow large\b|\bhow big\b"),
     ("quantity", r"\bhow much\b"),  # money was ruled out above: any figure may answer
     ("date", r"\bwhen\b|\bwhat (?:year|month|date|day)\b|\bwhich (?:year|month|date)\b|\bin what year\b|\bsince when\b|\bwhat time\b"),
@@ -57,6 +57,7 @@ class Question:
     entities: tuple[str, ...] = ()  # capitalised names the answer must be about
     ordinals: tuple[str, ...] = ()
     now: bool = False  # "today", "currently": prefer present figures
+    since: bool = False  # "since when", "starting in what year": the start of something
     cumulative: bool = False  # "in total", "so far": prefer running totals over current figures
     relative_time: tuple[str, ...] = ()  # "last year": the sentence must say so too
     operation: str = ""  # "sum" | "difference" | ""
@@ -138,6 +139,7 @@ def analyse(text: str) -> Question:
         entities=_entities(ask) or _entities(premise),
         ordinals=ordinals,
         now=bool(_NOW.search(ask)),
+        since=bool(re.search(r"\b(?:since|starting|beginning|began|begin|start(?:ed)?|as of|from)\b\s+(?:in\s+)?(?:what|which|when)\b", ask, re.I)),
         cumulative=bool(_CUMULATIVE.search(ask)),
         relative_time=tuple(m.group(0).lower() for m in _RELATIVE_TIME.finditer(ask)),
         operation=_operation(ask, kind),
@@ -154,6 +156,7 @@ def _is_count_word(words: list[str], i: int) -> bool:
 _WHAT_IS = re.compile(r"\bwhat(?:'s|\u2019s| is| was| are| were) (?:the|a|an) ([\w'-]+)", re.I)
 
 
+_FOCUS_STOP = frozenset("of in on at for to by from since with got get gets getting been being".split())
 _WHICH = re.compile(rf"\b(?:which|what)\s+(?!{_AUX}\b)([\w'-]+)", re.I)
 _HOW_MANY = re.compile(r"\b(?:how many|number of)\s+((?:[\w'-]+\s*){1,4})", re.I)
 
@@ -164,7 +167,7 @@ def _focus(text: str) -> tuple[str, ...]:
     if match := _HOW_MANY.search(text):
         words = []
         for word in tokens(match.group(1)):
-            if re.fullmatch(_AUX, word) or word in {"of", "in", "on", "at", "for", "to", "by", "from", "since", "with"}:
+            if re.fullmatch(_AUX, word) or word in _FOCUS_STOP:
                 break
             if word not in skip and not _is_count_word([word], 0):
                 words.append(word)
@@ -190,7 +193,7 @@ def _entities(text: str) -> tuple[str, ...]:
         if m.start == 0 and len(words) <= 1:
             continue  # "How", "What", a sentence-initial word
         if words and not all(w.lower() in {"i", "tip"} for w in words):
-            names.append(" ".join(words))
+            names.append(re.sub(r"['\u2019]s$", "", " ".join(words)))  # "America's" -> "America"
     return tuple(names)
 
 
@@ -201,12 +204,23 @@ def _operation(text: str, kind: str) -> str:
     explicit = re.search(r"\b(?:difference|gap)\b|\bhow (?:many|much) (?:more|fewer|less)\b.*\bthan\b", text, re.I)
     if _DIFF.search(text) and (anchors >= 2 or explicit):
         return "difference"  # two points in time, or an explicit comparison: compute it
-    if _SUM.search(text):
-        return "sum"
+    if _SUM.search(text) and re.search(r"\band\b|\bboth\b|\bplus\b|\bfirst (?:two|three)\b|\ball (?:two|three)\b", text, re.I):
+        return "sum"  # two named things to add up, not a stated total ("the combined value of the projects")
     return ""
 
 
 # --- follow-ups --------------------------------------------------------------------
+
+
+_COMPOUND = re.compile(r"(?:,\s*|\s+|;\s*)and\s+(?=(?:what|which|who|whom|when|where|why|how)\b)|\?\s+(?=\S)", re.I)
+
+
+def split_compound(text: str) -> list[str]:
+    """ "What share are minors, and how large is the population?" -> two questions."""
+    parts = [p.strip(" ,;") for p in _COMPOUND.split(text) if p and p.strip(" ,;?")]
+    if len(parts) < 2 or any(len(tokens(p)) < 2 for p in parts):
+        return [text]
+    return [p if p.endswith("?") else f"{p}?" for p in parts]
 
 
 def is_follow_up(question: Question, raw: str) -> bool:

@@ -81,6 +81,17 @@ STOPWORDS = frozenset(
 )
 
 
+# Words that frame a question rather than name its topic ("how *large* is the *overall* ...").
+# They count for little when measuring how much of a question a sentence covers.
+FRAMING = frozenset(
+    """large big small huge overall total estimated estimate estimat roughly approximately exactly
+    share proportion people person worth amount number kind type thing things actually really
+    original originally supposed meant happen happened like lol ok so get got part whole
+    world worldwide global globally around today now recent latest year years time times
+    main mainly first second specific specifically basically ever far already exact""".split()
+)
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased, accent-folded word tokens (numbers keep their digits, commas dropped)."""
     folded = fold(text).replace(",", "")
