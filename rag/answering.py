@@ -32,7 +32,12 @@ KINDS = {"count": ("count",), "money": ("money",), "percent": ("percent",), "qua
 _NOW_WORDS = re.compile(r"\b(?:today|now|currently|current|presently|ongoing)\b", re.I)
 _SYNONYM_MIN = 0.55
 MIN_SEMANTIC = 0.2
-_SAME_NAME = 0.75  # word-vector cosine above which an unknown name is taken to mean a known one
+_SAME_NAME = 0.75
+_DEMONSTRATIVE = re.compile(r"^(?:This|These|That|Those|Such|The same)\b")
+
+
+def _is_place_constraint(question: str, entity: str) -> bool:
+    return bool(re.search(rf"\b(?:in|from|at|within|across|inside|located in|based in)\s+(?:the\s+)?{re.escape(entity)}", question))  # word-vector cosine above which an unknown name is taken to mean a known one
 _FRAMING_STEMS = frozenset(stem(w) for w in FRAMING)  # below this a sentence is about something else, whatever words it shares  # word-vector cosine above which two words count as the same idea
 
 
@@ -73,8 +78,8 @@ class _Candidate:
 
 
 def abstention(question: Question, why: str = "") -> Answer:
-    topic = question.text.strip().rstrip("?.! ")
-    text = f"The documents don't say{': ' + why if why else ''}. I could not find a passage that answers \u201c{topic}\u201d."
+    # The question is not echoed back: it may carry injected text or figures of its own.
+    text = f"The documents don't say{': ' + why if why else ''}. No passage in them answers this question."
     return Answer(text=text, abstained=True, answer_type=question.answer_type, resolved_question=question.text)
 
 
@@ -179,6 +184,8 @@ class ExtractiveAnswerer(Answerer):
     ) -> bool:
         """Hard constraints: the expected type is present, years/ordinals/names hold."""
         text = c.sentence.text
+        previous = c.hit.chunk.sentences[c.index - 1].text if c.index > 0 else ""
+        local = f"{previous} {text}"  # "The third challenge ..." names what the sentence before did
         if q.answer_type in KINDS and not any(m.kind in KINDS[q.answer_type] for m in c.mentions):
             return False
         if c.semantic < MIN_SEMANTIC:
@@ -193,12 +200,17 @@ class ExtractiveAnswerer(Answerer):
             return False  # "last year": an undated document cannot say what happened then
         if q.answer_type == "date" and not _dates(q, c):
             return False
-        if q.years and q.answer_type in KINDS and not any(
+        if q.years and not q.operation and q.answer_type in KINDS and not _DEMONSTRATIVE.match(text) and not any(
             set(q.years) <= _attached_years(c, m) for m in c.mentions if m.kind in KINDS[q.answer_type]
         ):
             return False  # the year is in the sentence but qualifies another figure
         sentence_years = figures.years(text)
-        if q.years and not set(q.years) <= sentence_years:
+        if _DEMONSTRATIVE.match(text):
+            sentence_years |= figures.years(previous)  # "This research ..." is the research of the sentence before
+        if q.operation and q.years:
+            if not set(q.years) & sentence_years:
+                return False  # each operand needs one of the years; the operands may sit apart
+        elif q.years and not set(q.years) <= sentence_years:
             if q.answer_type != "description" or not sentence_years:
                 return False
             # A "why/what" question's year is often a premise ("since it started in 2012"):
@@ -209,7 +221,7 @@ class ExtractiveAnswerer(Answerer):
         for ordinal in () if q.operation else q.ordinals:
             if ordinal in tokens(text):
                 continue
-            if re.search(r"\b(?:first|second|third|fourth|fifth|last)\b", folded):
+            if re.search(r"\b(?:first|second|third|fourth|fifth|last)\b", folded) or q.answer_type != "description":
                 return False  # "the second challenge" does not answer "the third challenge"
             c.soft_penalty += 0.2
         context = f"{c.hit.chunk.heading} {c.hit.chunk.text}"
@@ -217,18 +229,19 @@ class ExtractiveAnswerer(Answerer):
             return False
         specific = [e for e in q.entities if not _entity_in(e, "", common)]
         if specific and not q.operation and (q.answer_type in KINDS or q.answer_type == "date"):
-            if not any(_entity_in(e, text, common, unknown) for e in specific):
+            if not any(_entity_in(e, local, common, unknown) for e in specific):
                 return False  # a figure or date must be about one of the things the question names
         for entity in q.entities + q.context_entities:
-            if _entity_in(entity, text, common):
+            if _entity_in(entity, local, common):
                 continue
             if not _entity_in(entity, context, common):
                 if not _entity_in(entity, text, common, unknown):
                     return False
-                # A name the corpus never uses: fine if it means a name the sentence has
-                # ("America" ~ "United States"), otherwise it is about something else ("Canada").
+                # A name the corpus never uses. As a place constraint ("in Canada") it must mean
+                # a name the sentence has ("in America" ~ "United States"); elsewhere it is
+                # likely a paraphrase ("American staff") and only costs a little.
                 names = [m.text.lower() for m in c.mentions if m.kind == "name"]
-                if self._similar(entity.lower(), names) < _SAME_NAME:
+                if _is_place_constraint(q.text, entity) and self._similar(entity.lower(), names) < _SAME_NAME:
                     return False
                 c.soft_penalty += 0.05
             elif entity in q.entities:
@@ -255,7 +268,7 @@ class ExtractiveAnswerer(Answerer):
 
     def _focus_present(self, q: Question, c: _Candidate) -> bool:
         """The thing asked about ("countries", "capital") must be in the sentence, or a synonym."""
-        if not q.focus or q.answer_type in ("date", "name"):
+        if not q.focus or q.answer_type == "date":
             return True
         words = [t for t in tokens(f"{c.sentence.text} {c.hit.chunk.heading}") if t not in STOPWORDS]
         own = {stem(w) for w in words}
@@ -290,11 +303,23 @@ class ExtractiveAnswerer(Answerer):
                     pool.append((_mention_score(q, c, m, ignore_time=True) + c.score, m, c))
         pool.sort(key=lambda item: -item[0])
         chosen: list[tuple[Mention, _Candidate]] = []
+        # Operands tied to the question's time anchors ("in 2019 and 2021", "today than in 2008") first.
+        anchors: list[str] = list(q.years) + (["now"] if q.now else [])
+        if len(anchors) >= 2:
+            for anchor in anchors:
+                for _, m, c in pool:
+                    attached = _attached_years(c, m)
+                    fits = anchor in attached if anchor != "now" else not attached
+                    if fits and all(m is not o for o, _ in chosen):
+                        chosen.append((m, c))
+                        break
+            if len(chosen) < 2:
+                chosen = []
         for _, m, c in pool:
-            if figures.value(m.text) is not None and all(figures.value(m.text) != figures.value(o.text) for o, _ in chosen):
-                chosen.append((m, c))
             if len(chosen) == 2:
                 break
+            if figures.value(m.text) is not None and all(figures.value(m.text) != figures.value(o.text) for o, _ in chosen):
+                chosen.append((m, c))
         if len(chosen) < 2:
             return None
         (a, ca), (b, cb) = chosen
@@ -364,20 +389,23 @@ def _terms_of(text: str) -> frozenset[str]:
 @lru_cache(maxsize=65536)
 def _acronyms(text: str, shortest: int = 3) -> frozenset[str]:
     """Acronyms a run of capitalised words could go by: "Bureau of Population, Refugees, and
-    Migration" -> "bpr", "prm", ... so "PRM" or "ILEA" in a question finds the spelled-out name."""
+    Migration" -> "bpr", "prm", ...; "Trafficking in Persons" -> "tp" and "tip". So "PRM",
+    "ILEA" or "TIP" in a question finds the spelled-out name."""
     out = set()
-    run: list[str] = []
-    for word in re.findall(r"[A-Za-z][\w'-]*", text) + ["."]:
-        if word[0].isupper() and word.lower() not in STOPWORDS:
-            run.append(word[0].lower())
-        elif word.lower() in STOPWORDS and run:
-            continue  # "of", "and", "the" inside a name
-        else:
-            capitals = "".join(run)
-            for i in range(len(capitals)):
-                for j in range(i + shortest, min(len(capitals), i + 6) + 1):
-                    out.add(capitals[i:j])
-            run = []
+    for with_minor in (False, True):
+        run: list[str] = []
+        for word in re.findall(r"[A-Za-z][\w'-]*", text) + ["."]:
+            if word[0].isupper() and word.lower() not in STOPWORDS:
+                run.append(word[0].lower())
+            elif word.lower() in STOPWORDS and run:
+                if with_minor and word.lower() in ("in", "of", "for", "on", "and"):
+                    run.append(word[0].lower())
+            else:
+                capitals = "".join(run)
+                for i in range(len(capitals)):
+                    for j in range(i + shortest, min(len(capitals), i + 6) + 1):
+                        out.add(capitals[i:j])
+                run = []
     return frozenset(out)
 
 
@@ -413,12 +441,12 @@ def _entity_in(
     A name made only of words most of the corpus uses ("State Department") picks nothing
     out and always holds; in a name of three or more words a common word may be missing.
     Words the corpus never uses may be missing when ``absent`` says so (checked elsewhere)."""
-    words = [stem(w) for w in tokens(entity) if w not in STOPWORDS]
+    words = [stem(w).replace(".", "") for w in tokens(entity) if w not in STOPWORDS]  # "U.S." ~ "US"
     if not words or all(common(w) for w in words):
         return True
     # An acronym the user typed ("UN") may be as short as two letters.
     explicit = any(len(w) <= 5 and w.isupper() for w in entity.split())
-    have = set(_terms_of(text)) | _acronyms(text, 2 if explicit else 3) | {stem(t) for t in tokens(text)}
+    have = set(_terms_of(text)) | _acronyms(text, 2 if explicit else 3) | {stem(t).replace(".", "") for t in tokens(text)}
     i = 0
     while i < len(words):
         word = words[i]
@@ -449,6 +477,8 @@ def _names(q: Question, c: _Candidate) -> list[Mention]:
         if m.kind != "name":
             continue
         own = [stem(t) for t in tokens(m.text) if t not in STOPWORDS]
+        if _acronyms(m.text, 2) & asked:
+            continue  # "Office to Monitor and Combat Trafficking in Persons" is the "TIP Office" asked about
         if own and sum(t in asked for t in own) / len(own) < 0.75:
             out.append(m)
     return out
@@ -479,6 +509,11 @@ def _mention_score(q: Question, c: _Candidate, m: Mention, ignore_time: bool = F
     if noun & (set(q.terms) - focus):
         score += 1.0  # "238 percent more prosecutions" for a question about prosecutions
     own_terms = set(q.terms)
+    if q.subset_of and any(figures.value(m.text) == figures.value(f) for f in q.subset_of):
+        score -= 2.0  # "how many of them ...": a part of the earlier figure, not the figure again
+    if m.kind != "name":
+        clause = _clause(text, m)
+        score += 0.4 * len({stem(t) for t in tokens(clause)} & own_terms)  # question words in the figure's own clause
     for position, word in _token_positions(text):
         if word in q.negated:
             score -= 0.8 / (1.0 + abs(position - m.start) / 24.0)
@@ -504,38 +539,39 @@ def _mention_score(q: Question, c: _Candidate, m: Mention, ignore_time: bool = F
 
 
 def _attached_years(c: _Candidate, m: Mention) -> set[str]:
-    """Years that qualify this figure: "154 countries in 2008" ties 2008 to 154.
+    """Years that qualify this figure.
 
-    A year attaches to the figure just before it when a short phrase without a comma
-    links them, otherwise to the nearest figure in the same clause (no comma between)."""
+    A year qualifies the figures between it and the boundary before it (a comma, a
+    semicolon or another year): "154 countries in 2008 to 188 today" ties 2008 to 154
+    only, "$3 million to 12 clinics in 2019" ties 2019 to both. With no figure before
+    it, a year qualifies the figures after it up to the next boundary ("in 2014 to train
+    2,000 employees"). A sentence-initial "In 2014," or "Since 2009," dates them all."""
     text = c.sentence.text
     numbers = [o for o in c.mentions if o.kind in FIGURE_TYPES]
-    out = set()
-    for year in (o for o in c.mentions if o.kind == "date"):
-        def gap(o: Mention, year: Mention = year) -> tuple[int, int]:
-            end = o.end + (len(o.noun) + 1 if o.noun else 0)
-            return (year.start - end, 0) if end <= year.start else (o.start - year.end, 1)
-
-        if "," in text[year.end :] and not re.search(r"[,;:]", text[: year.start]) and year.start < 30:
-            out.update(figures.years(year.text))  # "In 2014, ..." / "Since 2009, ..." dates the whole sentence
+    years_ = [o for o in c.mentions if o.kind == "date" and figures.years(o.text)]
+    boundaries = [b.start() for b in re.finditer(r",(?!\d{3})|[;:]", text)]  # not the comma in "2,000"
+    out: set[str] = set()
+    for year in years_:
+        if year.start < 30 and any(b > year.end for b in boundaries) and not any(b < year.start for b in boundaries):
+            out.update(figures.years(year.text))
             continue
-        same_clause = [o for o in numbers if not re.search(r"[,;:]", text[min(gap_span(o, year)) : max(gap_span(o, year))])]
-        if not same_clause:
-            continue
-        lead = text[max(0, year.start - 40) : year.start].lower()
-        if re.search(r"\b(?:compared (?:to|with)|than|since|from|relative to|versus|vs\.?)\b[^,;]*$", lead):
-            if m in same_clause:  # a baseline ("compared to data from 2009") qualifies the whole clause
-                out.update(figures.years(year.text))
-            continue
-        before = [o for o in same_clause if gap(o)[1] == 0 and gap(o)[0] < 25]
-        owner = before[-1] if before else min(same_clause, key=lambda o: gap(o)[0])
-        if owner is m:
+        stops = boundaries + [y.end for y in years_ if y.end <= year.start and y is not year]
+        left = max([i for i in stops if i < year.start], default=-1)
+        owners = [o for o in numbers if left < o.start < year.start]
+        if not owners:
+            right = min([i for i in boundaries if i > year.end] + [y.start for y in years_ if y.start > year.end] + [len(text)])
+            owners = [o for o in numbers if year.end < o.start < right]
+        if m in owners:
             out.update(figures.years(year.text))
     return out
 
 
-def gap_span(o: Mention, year: Mention) -> tuple[int, int]:
-    return (o.end, year.start) if o.end <= year.start else (year.end, o.start)
+def _clause(text: str, m: Mention) -> str:
+    """The stretch of the sentence between the commas/semicolons around a mention."""
+    boundaries = [b.start() for b in re.finditer(r",(?!\d{3})|[;:]", text)]
+    left = max([b for b in boundaries if b < m.start], default=-1)
+    right = min([b for b in boundaries if b >= m.end], default=len(text))
+    return text[left + 1 : right]
 
 
 def _best_mention(q: Question, c: _Candidate, kinds: Sequence[str], similar: Similar | None = None) -> Mention:

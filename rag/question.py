@@ -18,7 +18,7 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b|\bhow large\b|\bhow big\b"),
     ("quantity", r"\bhow much\b"),  # money was ruled out above: any figure may answer
     ("date", r"\bwhen\b|\bwhat (?:year|month|date|day)\b|\bwhich (?:year|month|date)\b|\bin what year\b|\bsince when\b|\bwhat time\b"),
-    ("name", r"^\s*(?:and\s+)?who\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agency|bod(?:y|ies)|bureau|country|government|company|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|official|president|challenge|tool|app|application|body|entity|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agency|country|government|company|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b"),
+    ("name", r"^\s*(?:(?:and|so|ok|okay|but|hey|then)\s*,?\s+)?who\b|\bwho(?:'s|\u2019s)\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agency|bod(?:y|ies)|bureau|country|government|company|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|official|president|challenge|tool|app|application|body|entity|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agency|country|government|company|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b"),
 )
 _AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|can|could|would|should)"
 _NOW = re.compile(r"\b(?:today|now|currently|current|presently|at present|these days|nowadays|ongoing)\b", re.I)
@@ -63,6 +63,7 @@ class Question:
     operation: str = ""  # "sum" | "difference" | ""
     asserted: tuple[str, ...] = ()  # figures the question states (checked against the documents)
     negated: tuple[str, ...] = ()  # "not just the trafficking ones": figures near these are not wanted
+    subset_of: tuple[str, ...] = ()  # "how many of them": figures of the earlier answer, not the answer now
     context_terms: tuple[str, ...] = ()  # from earlier turns, weighted lower
     context_years: tuple[str, ...] = ()  # constraints inherited from earlier turns: checked
     context_entities: tuple[str, ...] = ()  # against the paragraph, not the sentence
@@ -158,6 +159,7 @@ _WHAT_IS = re.compile(r"\bwhat(?:'s|\u2019s| is| was| are| were) (?:the|a|an) ([
 
 _FOCUS_STOP = frozenset("of in on at for to by from since with got get gets getting been being".split())
 _WHICH = re.compile(rf"\b(?:which|what)\s+(?!{_AUX}\b)([\w'-]+)", re.I)
+_WHO_IS = re.compile(r"\bwho(?:'s|\u2019s| is| was| are| were) (?:the|a|an) ([\w'-]+)", re.I)
 _HOW_MANY = re.compile(r"\b(?:how many|number of)\s+((?:[\w'-]+\s*){1,4})", re.I)
 
 
@@ -167,12 +169,12 @@ def _focus(text: str) -> tuple[str, ...]:
     if match := _HOW_MANY.search(text):
         words = []
         for word in tokens(match.group(1)):
-            if re.fullmatch(_AUX, word) or word in _FOCUS_STOP:
-                break
+            if re.fullmatch(_AUX, word) or word in _FOCUS_STOP or (words and word.endswith("ed")):
+                break  # the noun phrase ends at a verb ("staff received", "people trained")
             if word not in skip and not _is_count_word([word], 0):
                 words.append(word)
         return tuple(stem(w) for w in words[:4])  # the last word is the head noun
-    for pattern in (_WHICH, _WHAT_IS):
+    for pattern in (_WHICH, _WHAT_IS, _WHO_IS):
         if match := pattern.search(text):
             words = [w for w in tokens(match.group(1)) if w not in skip and not _is_count_word([w], 0)]
             if not words:  # "what kind of cases" -> "cases"
@@ -249,8 +251,11 @@ def resolve(raw: str, history: Sequence[dict[str, str]] | None) -> Question:
     kind = before.answer_type if inherit_type else question.answer_type
     context = tuple(t for t in before.all_terms if not (has_time and (t.isdigit() or t in {"today", "now", "current", "currently"})))
     last_answer = _answer_words(answers[-1]) if answers else ""
+    subset = re.search(r"\b(?:of|among)\s+(?:them|those|these|which)\b", raw, re.I)
+    previous_figures = tuple(m.text for m in mentions(answers[-1].split("\n")[0]) if m.kind != "name") if answers else ()
     return replace(
         question,
+        subset_of=previous_figures if subset else (),
         answer_type=kind,
         # "And in 2008?" asks about the same thing; "How many of them ...?" about a part of it.
         focus=question.focus or (before.focus if inherit_type else ()),

@@ -88,7 +88,7 @@ def test_embedded_instructions_are_ignored_and_the_fact_answered(assistant):
 
 def test_a_false_premise_is_corrected(assistant):
     answer = ask(assistant, "Why does the TIP Report cover 200 countries?")
-    assert answer.corrected and "188" in answer.text and "200" not in answer.text
+    assert answer.corrected and "188" in answer.text and not re.search(r"\b200\b", answer.text)
 
 
 def test_typos_and_casual_phrasing(assistant):

@@ -18,7 +18,7 @@ def test_money_percent_count_and_date_spans_with_qualifiers():
 
 
 def test_a_range_is_one_figure_and_years_are_not_counts():
-    assert kinds("Half of the 20 million to 30 million victims.") == [("count", "20 million to 30 million")]
+    assert kinds("Half of the 20 million to 30 million victims.") == [("percent", "Half"), ("count", "20 million to 30 million")]
     assert kinds("It grew from 154 countries in 2008 to 188 today.") == [
         ("count", "154"),
         ("date", "2008"),
