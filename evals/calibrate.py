@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import sys
-from dataclasses import replace
 from typing import Any
 
 from evals import metrics
@@ -20,7 +19,9 @@ from evals.runner import Item, load_suite
 def _evidence(assistant: Any, item: Item) -> Any:
     from rag.assistant import validate_history
 
-    state = assistant._retrieve(assistant._understand({"question": item.question, "history": validate_history(list(item.history))}))
+    state = assistant._retrieve(
+        assistant._understand({"question": item.question, "history": validate_history(list(item.history))})
+    )
     return state["evidence"]
 
 
@@ -33,7 +34,9 @@ def score(answerer: Any, cases: list[tuple[Item, Any]]) -> tuple[float, float, f
             abstain_ok += answer.abstained
         else:
             answerable += 1
-            right += (not answer.abstained) and metrics.any_answer_matches(item.answers, answer.short_answer or answer.text)
+            right += (not answer.abstained) and metrics.any_answer_matches(
+                item.answers, answer.short_answer or answer.text
+            )
             wrong_abstain += answer.abstained
     return right / max(answerable, 1), abstain_ok / max(abstain_items, 1), wrong_abstain / max(answerable, 1)
 
@@ -46,12 +49,19 @@ def main(suite: str = "factsheet") -> None:
     assistant.ensure_index()
     dev = [i for i in load_suite(suite) if i.split == "dev"]
     cases = [(item, _evidence(assistant, item)) for item in dev]
+    from rag.answering import ExtractiveAnswerer
+
     base = assistant.answerer
+    assert isinstance(base, ExtractiveAnswerer), "calibration is for the extractive answerer"
     results = []
-    for threshold, penalty in itertools.product([0.30, 0.33, 0.36, 0.39, 0.42, 0.45, 0.48], [0.0, 0.05, 0.1, 0.15, 0.2]):
-        answerer = type(base)(base.words, threshold=threshold, focus_penalty=penalty)
+    for threshold, penalty in itertools.product(
+        [0.30, 0.33, 0.36, 0.39, 0.42, 0.45, 0.48], [0.0, 0.05, 0.1, 0.15, 0.2]
+    ):
+        answerer = ExtractiveAnswerer(base.words, threshold=threshold, focus_penalty=penalty)
         accuracy, abstention, _ = score(answerer, cases)
-        results.append((min(accuracy, abstention) + 0.5 * (accuracy + abstention), threshold, penalty, accuracy, abstention))
+        results.append(
+            (min(accuracy, abstention) + 0.5 * (accuracy + abstention), threshold, penalty, accuracy, abstention)
+        )
     results.sort(reverse=True)
     print("objective threshold penalty accuracy abstention_recall (dev split only)")
     for row in results[:10]:

@@ -9,15 +9,37 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rag.text import fold as text_fold
+
 _SCALE_WORDS = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9}
 _WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
-    "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "hundred": 100,
 }
 _NUMBER = re.compile(
     r"(?<![\w.])(\$)?\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*"
@@ -34,10 +56,8 @@ class Figure:
 
 
 def fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.translate(str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}))
-    return " ".join(text.lower().split())
+    """Accent-, quote- and case-insensitive text with single spaces."""
+    return " ".join(text_fold(text).split())
 
 
 def figures(text: str) -> list[Figure]:
@@ -69,7 +89,9 @@ def is_figure(expected: str) -> bool:
     if expected.strip().lower() in _WORDS:
         return True
     stripped = re.sub(r"[\s$%,.]|percent|per cent|million|billion|thousand|dollars", "", expected.lower())
-    return bool(figures(expected)) and (stripped.isdigit() or stripped == "" or len(stripped) <= 2 or expected.strip()[0] in "$0123456789")
+    return bool(figures(expected)) and (
+        stripped.isdigit() or stripped == "" or len(stripped) <= 2 or expected.strip()[0] in "$0123456789"
+    )
 
 
 def same_value(a: float, b: float) -> bool:
@@ -83,7 +105,10 @@ def answer_matches(expected: str, answer: str) -> bool:
     if is_figure(expected):
         wanted = figures(expected)
         got = figures(answer)
-        return all(any(same_value(w.value, g.value) and (not w.unit or not g.unit or w.unit == g.unit) for g in got) for w in wanted)
+        return all(
+            any(same_value(w.value, g.value) and (not w.unit or not g.unit or w.unit == g.unit) for g in got)
+            for w in wanted
+        )
     return fold(expected) in fold(answer) or fold(expected).replace("-", " ") in fold(answer).replace("-", " ")
 
 

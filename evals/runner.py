@@ -97,7 +97,10 @@ def grade(item: Item, answer: Any, latency_ms: float, retrieval_rank: int | None
         correct = not answer.abstained and metrics.any_answer_matches(item.answers, graded_text)
     citation_ok = None
     if not item.abstain and not answer.abstained and item.evidence:
-        citation_ok = any(metrics.passage_supports(item.evidence, c.text) or metrics.passage_supports(c.text, item.evidence) for c in answer.citations)
+        citation_ok = any(
+            metrics.passage_supports(item.evidence, c.text) or metrics.passage_supports(c.text, item.evidence)
+            for c in answer.citations
+        )
     computed = [answer.short_answer] if answer.computed else []
     return Result(
         item=item,
@@ -118,7 +121,9 @@ def evidence_rank(assistant: Any, item: Item) -> int | None:
         return None
     hits = assistant.retrieve(item.question, list(item.history))
     for rank, hit in enumerate(hits):
-        if metrics.passage_supports(item.evidence, hit.chunk.text) or metrics.fold(item.evidence) in metrics.fold(hit.chunk.text):
+        if metrics.passage_supports(item.evidence, hit.chunk.text) or metrics.fold(item.evidence) in metrics.fold(
+            hit.chunk.text
+        ):
             return rank
     return None
 
@@ -176,8 +181,19 @@ def report(results: Sequence[Result]) -> dict[str, Any]:
 
 
 _ROWS = (
-    "items", "answer_accuracy", "citation_accuracy", "faithfulness", "abstention_precision", "abstention_recall",
-    "follow_up_accuracy", "hit@1", "hit@3", "hit@5", "mrr", "latency_p50_ms", "latency_p95_ms",
+    "items",
+    "answer_accuracy",
+    "citation_accuracy",
+    "faithfulness",
+    "abstention_precision",
+    "abstention_recall",
+    "follow_up_accuracy",
+    "hit@1",
+    "hit@3",
+    "hit@5",
+    "mrr",
+    "latency_p50_ms",
+    "latency_p95_ms",
 )
 
 
@@ -203,7 +219,9 @@ def format_failures(results: Sequence[Result], limit: int) -> str:
         flags = [] if r.correct else ["wrong"]
         flags += ["citation"] if r.citation_ok is False else []
         flags += ["unfaithful"] if not r.faithful else []
-        lines.append(f"- {r.item.id} [{r.item.kind}/{','.join(flags)}] {r.item.question!r}\n    expected: {expected}\n    got:      {got}")
+        lines.append(
+            f"- {r.item.id} [{r.item.kind}/{','.join(flags)}] {r.item.question!r}\n    expected: {expected}\n    got:      {got}"
+        )
     return "\n".join(lines)
 
 

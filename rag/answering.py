@@ -37,8 +37,16 @@ _DEMONSTRATIVE = re.compile(r"^(?:This|These|That|Those|Such|The same)\b")
 
 
 def _is_place_constraint(question: str, entity: str) -> bool:
-    return bool(re.search(rf"\b(?:in|from|at|within|across|inside|located in|based in)\s+(?:the\s+)?{re.escape(entity)}", question))  # word-vector cosine above which an unknown name is taken to mean a known one
-_FRAMING_STEMS = frozenset(stem(w) for w in FRAMING)  # below this a sentence is about something else, whatever words it shares  # word-vector cosine above which two words count as the same idea
+    return bool(
+        re.search(
+            rf"\b(?:in|from|at|within|across|inside|located in|based in)\s+(?:the\s+)?{re.escape(entity)}", question
+        )
+    )  # word-vector cosine above which an unknown name is taken to mean a known one
+
+
+_FRAMING_STEMS = frozenset(
+    stem(w) for w in FRAMING
+)  # below this a sentence is about something else, whatever words it shares  # word-vector cosine above which two words count as the same idea
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,7 @@ class ExtractiveAnswerer(Answerer):
         if not evidence.hits:
             return abstention(q)
         candidates = self.rank(evidence)
+
         def common(word: str) -> bool:
             return evidence.df_ratio(word) >= 0.25
 
@@ -200,8 +209,12 @@ class ExtractiveAnswerer(Answerer):
             return False  # "last year": an undated document cannot say what happened then
         if q.answer_type == "date" and not _dates(q, c):
             return False
-        if q.years and not q.operation and q.answer_type in KINDS and not _DEMONSTRATIVE.match(text) and not any(
-            set(q.years) <= _attached_years(c, m) for m in c.mentions if m.kind in KINDS[q.answer_type]
+        if (
+            q.years
+            and not q.operation
+            and q.answer_type in KINDS
+            and not _DEMONSTRATIVE.match(text)
+            and not any(set(q.years) <= _attached_years(c, m) for m in c.mentions if m.kind in KINDS[q.answer_type])
         ):
             return False  # the year is in the sentence but qualifies another figure
         sentence_years = figures.years(text)
@@ -228,9 +241,14 @@ class ExtractiveAnswerer(Answerer):
         if q.context_years and not set(q.context_years) <= figures.years(context):
             return False
         specific = [e for e in q.entities if not _entity_in(e, "", common)]
-        if specific and not q.operation and (q.answer_type in KINDS or q.answer_type == "date"):
-            if not any(_entity_in(e, local, common, unknown) for e in specific):
-                return False  # a figure or date must be about one of the things the question names
+        figure_or_date = q.answer_type in KINDS or q.answer_type == "date"
+        if (
+            specific
+            and not q.operation
+            and figure_or_date
+            and not any(_entity_in(e, local, common, unknown) for e in specific)
+        ):
+            return False  # a figure or date must be about one of the things the question names
         for entity in q.entities + q.context_entities:
             if _entity_in(entity, local, common):
                 continue
@@ -249,7 +267,7 @@ class ExtractiveAnswerer(Answerer):
         return True
 
     def _count_noun_penalty(self, q: Question, c: _Candidate) -> float:
-        """"How many convictions" is not answered by "194 pieces of legislation"."""
+        """ "How many convictions" is not answered by "194 pieces of legislation"."""
         head = q.focus[-1]
         surface = [t for t in tokens(q.text) if stem(t) == head]
         best = 0.0
@@ -318,7 +336,9 @@ class ExtractiveAnswerer(Answerer):
         for _, m, c in pool:
             if len(chosen) == 2:
                 break
-            if figures.value(m.text) is not None and all(figures.value(m.text) != figures.value(o.text) for o, _ in chosen):
+            if figures.value(m.text) is not None and all(
+                figures.value(m.text) != figures.value(o.text) for o, _ in chosen
+            ):
                 chosen.append((m, c))
         if len(chosen) < 2:
             return None
@@ -394,7 +414,7 @@ def _acronyms(text: str, shortest: int = 3) -> frozenset[str]:
     out = set()
     for with_minor in (False, True):
         run: list[str] = []
-        for word in re.findall(r"[A-Za-z][\w'-]*", text) + ["."]:
+        for word in [*re.findall(r"[A-Za-z][\w'-]*", text), "."]:
             if word[0].isupper() and word.lower() not in STOPWORDS:
                 run.append(word[0].lower())
             elif word.lower() in STOPWORDS and run:
@@ -419,7 +439,7 @@ def _expanded_acronyms(terms: Sequence[str], own: frozenset[str]) -> frozenset[s
     return frozenset(found)
 
 
-def _coverage(weights: dict[str, float], own: set[str], context: set[str]) -> float:
+def _coverage(weights: dict[str, float], own: frozenset[str], context: frozenset[str]) -> float:
     total = sum(weights.values())
     if not total:
         return 0.0
@@ -433,7 +453,10 @@ def _coverage(weights: dict[str, float], own: set[str], context: set[str]) -> fl
 
 
 def _entity_in(
-    entity: str, text: str, common: Callable[[str], bool] = lambda w: False, absent: Callable[[str], bool] = lambda w: False
+    entity: str,
+    text: str,
+    common: Callable[[str], bool] = lambda w: False,
+    absent: Callable[[str], bool] = lambda w: False,
 ) -> bool:
     """Every significant word of a name is in the text (typo-tolerant), or a run of its
     words is there as an acronym ("Child Protection Compact" ~ "CPC").
@@ -446,7 +469,9 @@ def _entity_in(
         return True
     # An acronym the user typed ("UN") may be as short as two letters.
     explicit = any(len(w) <= 5 and w.isupper() for w in entity.split())
-    have = set(_terms_of(text)) | _acronyms(text, 2 if explicit else 3) | {stem(t).replace(".", "") for t in tokens(text)}
+    have = (
+        set(_terms_of(text)) | _acronyms(text, 2 if explicit else 3) | {stem(t).replace(".", "") for t in tokens(text)}
+    )
     i = 0
     while i < len(words):
         word = words[i]
@@ -471,7 +496,9 @@ def _dates(q: Question, c: _Candidate) -> list[Mention]:
 def _names(q: Question, c: _Candidate) -> list[Mention]:
     asked = {stem(t) for t in tokens(q.text)}
     terms = list(q.terms)
-    asked |= {"".join(t[0] for t in terms[i:j]) for i in range(len(terms)) for j in range(i + 2, min(len(terms), i + 6) + 1)}
+    asked |= {
+        "".join(t[0] for t in terms[i:j]) for i in range(len(terms)) for j in range(i + 2, min(len(terms), i + 6) + 1)
+    }
     out = []
     for m in c.mentions:
         if m.kind != "name":
@@ -491,7 +518,9 @@ def _token_positions(text: str) -> list[tuple[int, str]]:
 Similar = Callable[[str, list[str]], float]
 
 
-def _mention_score(q: Question, c: _Candidate, m: Mention, ignore_time: bool = False, similar: Similar | None = None) -> float:
+def _mention_score(
+    q: Question, c: _Candidate, m: Mention, ignore_time: bool = False, similar: Similar | None = None
+) -> float:
     text = c.sentence.text
     score = 0.0
     noun = figures.noun_terms(m.noun)
@@ -559,7 +588,9 @@ def _attached_years(c: _Candidate, m: Mention) -> set[str]:
         left = max([i for i in stops if i < year.start], default=-1)
         owners = [o for o in numbers if left < o.start < year.start]
         if not owners:
-            right = min([i for i in boundaries if i > year.end] + [y.start for y in years_ if y.start > year.end] + [len(text)])
+            right = min(
+                [i for i in boundaries if i > year.end] + [y.start for y in years_ if y.start > year.end] + [len(text)]
+            )
             owners = [o for o in numbers if year.end < o.start < right]
         if m in owners:
             out.update(figures.years(year.text))
@@ -597,23 +628,71 @@ def _best_by_proximity(q: Question, c: _Candidate, options: list[Mention], simil
             bonus += 2.0  # "the NGO Verité", "Ambassador Susan Coppedge"
         if m.kind == "date" and re.search(r"[A-Za-z]", m.text) and re.search(r"\d", m.text):
             bonus += 0.5  # "June 2015" says more than "2015"
-        if m.kind == "date" and q.since and re.search(r"\b(?:since|from|starting(?: in)?|beginning(?: in)?)\s*$", c.sentence.text[: m.start], re.I):
+        if (
+            m.kind == "date"
+            and q.since
+            and re.search(r"\b(?:since|from|starting(?: in)?|beginning(?: in)?)\s*$", c.sentence.text[: m.start], re.I)
+        ):
             bonus += 2.0  # "since when" is answered by "since 2010"
         return _mention_score(q, c, m) + bonus
 
     return max(options, key=score)
 
 
-_TITLES = re.compile(r"\b(?:Ambassador|President|Secretary|Senator|Minister|Director|Dr|Mr|Mrs|Ms|Judge|General|Governor)\.?\s*$")
+_TITLES = re.compile(
+    r"\b(?:Ambassador|President|Secretary|Senator|Minister|Director|Dr|Mr|Mrs|Ms|Judge|General|Governor)\.?\s*$"
+)
 _ORG_WORDS = frozenset(
-    "office department bureau program programme ministry agency council organization organisation fund "
-    "government nations union partnership academy task force ngo inc ltd university institute".split()
+    [
+        "office",
+        "department",
+        "bureau",
+        "program",
+        "programme",
+        "ministry",
+        "agency",
+        "council",
+        "organization",
+        "organisation",
+        "fund",
+        "government",
+        "nations",
+        "union",
+        "partnership",
+        "academy",
+        "task",
+        "force",
+        "ngo",
+        "inc",
+        "ltd",
+        "university",
+        "institute",
+    ]
 )
 
 
 _ARTIFACTS = frozenset(
-    "tool tools report reports order regulation regulations act application app website document documents "
-    "contract addendum memorandum footprint challenge paradigm".split()
+    [
+        "tool",
+        "tools",
+        "report",
+        "reports",
+        "order",
+        "regulation",
+        "regulations",
+        "act",
+        "application",
+        "app",
+        "website",
+        "document",
+        "documents",
+        "contract",
+        "addendum",
+        "memorandum",
+        "footprint",
+        "challenge",
+        "paradigm",
+    ]
 )
 
 
@@ -662,7 +741,12 @@ def _kind_of(text: str) -> str:
 
 
 def _bare(text: str) -> str:
-    return re.sub(r"^(?:approximately|about|around|roughly|nearly|almost|more than|over|less than|under|up to|at least|some)\s+", "", text, flags=re.I)
+    return re.sub(
+        r"^(?:approximately|about|around|roughly|nearly|almost|more than|over|less than|under|up to|at least|some)\s+",
+        "",
+        text,
+        flags=re.I,
+    )
 
 
 def _one_line(text: str) -> str:

@@ -18,10 +18,10 @@ from rag.config import Settings
 from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.indexing import IngestReport, ingest, removed_sources, stale_files
 from rag.lexical import BM25Index
-from rag.question import Question, resolve, split_compound
+from rag.question import Question, question_words, resolve, split_compound
 from rag.retrieval import HybridRetriever
 from rag.store import ChromaStore, make_client
-from rag.types import Answer
+from rag.types import Answer, Citation
 from rag.wordsim import WordSimilarity
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,9 @@ class Assistant:
             removed_sources(self.store, paths, self.settings.corpus_dir)
         )
 
-    def ingest(self, paths: Sequence[Path] | None = None, *, rebuild: bool = False, progress: bool | None = None) -> IngestReport:
+    def ingest(
+        self, paths: Sequence[Path] | None = None, *, rebuild: bool = False, progress: bool | None = None
+    ) -> IngestReport:
         """Index files (default: the corpus folder); only changed files are re-embedded."""
         from filelock import FileLock
 
@@ -149,9 +151,24 @@ class Assistant:
             "collection": self.store.base,
         }
 
-    def warm_up(self) -> None:
+    def warm_up(self, vocabulary: int = 5000) -> None:
+        """Load the model and the lexical index; embed the corpus's commonest words for
+        the synonym matcher, so the first questions are as fast as later ones."""
         self.embedder.warm_up()
         self.lexical()
+        words = getattr(self.answerer, "words", None)
+        if vocabulary and isinstance(words, WordSimilarity):
+            from collections import Counter
+
+            from rag.text import STOPWORDS, tokens
+
+            counts = Counter(
+                t
+                for chunk in self.store.iter_chunks()
+                for t in tokens(chunk.text)
+                if t.isalpha() and t not in STOPWORDS
+            )
+            words.vectors([w for w, _ in counts.most_common(vocabulary)])
 
     # --- the chain --------------------------------------------------------------------
 
@@ -176,11 +193,16 @@ class Assistant:
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         question: Question = state["parsed"]
+        texts = [question.retrieval_text]
         if question.retrieval_text != question.text:
-            # A follow-up: retrieve with the conversation, but judge sentences by the question too.
-            vector, own_vector = self.embedder.embed_queries([question.retrieval_text, question.text])
-        else:
-            vector = own_vector = self.embedder.embed_query(question.text)
+            texts.append(question.text)  # a follow-up: retrieve with the conversation, judge by the question too
+        words = getattr(self.answerer, "words", None)
+        new_words = words.missing(question_words(question.text)) if isinstance(words, WordSimilarity) else []
+        # One forward pass for the query and the question's words: a batch costs about one query.
+        vectors = self.embedder.embed_queries(texts + new_words)
+        vector, own_vector = vectors[0], vectors[len(texts) - 1]
+        if new_words and isinstance(words, WordSimilarity):
+            words.add(new_words, vectors[len(texts) :])
         embedded = time.perf_counter()
         lexical = self.lexical()
         retriever = HybridRetriever(self.store, lexical, self.settings.candidates, self.settings.top_k, self.dense_only)
@@ -217,7 +239,7 @@ class Assistant:
         """Answer a question (with optional chat history). Raises QuestionError on bad input."""
         text = validate_question(question, self.settings.max_question_chars)
         turns = validate_history(history)
-        if not self.store.count():
+        if not len(self.lexical()):
             return abstention(resolve(text, turns), "the index is empty; run 'factsheet-qa ingest'")
         parts = split_compound(text)
         if len(parts) > 1:
@@ -243,10 +265,16 @@ def merge_answers(answers: Sequence[Answer]) -> Answer:
     answered = [a for a in answers if not a.abstained]
     if not answered:
         return replace(answers[0], timings=_sum_timings(answers))
-    texts, citations, shorts = [], [], []
+    texts: list[str] = []
+    citations: list[Citation] = []
+    shorts: list[str] = []
     for answer in answers:
         offset = len(citations)
-        texts.append(re.sub(r"\[(\d+)\]", lambda m, o=offset: f"[{int(m.group(1)) + o}]", answer.text))
+
+        def renumber(match: re.Match[str], offset: int = offset) -> str:
+            return f"[{int(match.group(1)) + offset}]"
+
+        texts.append(re.sub(r"\[(\d+)\]", renumber, answer.text))
         citations.extend(answer.citations)
         if not answer.abstained:
             shorts.append(answer.short_answer)

@@ -29,7 +29,30 @@ _CREDIT = re.compile(
     r"\s*\((?:[^()]{0,40}\b(?:Images?|Photos?|Photograph|Photographer|Credit|Reuters|AFP|Getty|AP)\b[^()]{0,40})\)\s*$"
 )
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*$", re.I)
-_MINOR = frozenset("a an and as at but by for from in into nor of on or the to with vs via".split())
+_MINOR = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "but",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "nor",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "with",
+        "vs",
+        "via",
+    ]
+)
 
 
 class LoadError(Exception):
@@ -114,7 +137,23 @@ def _pdf_text(path: Path) -> str:
     return "\n\n".join(pages)
 
 
-_HTML_BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "dt", "dd", "pre", "figcaption", "td", "th", "blockquote")
+_HTML_BLOCKS = (
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "p",
+    "li",
+    "dt",
+    "dd",
+    "pre",
+    "figcaption",
+    "td",
+    "th",
+    "blockquote",
+)
 
 
 def _html_text(markup: str) -> tuple[str, str]:
@@ -214,9 +253,7 @@ def _heading_line(line: str, markdown: bool) -> bool:
     return _short_line(stripped) and not _bullet(stripped) and not _PAGE_NUMBER.match(stripped)
 
 
-def _group_blocks(
-    group: list[tuple[int, str]], heading: str, repeated: set[str], markdown: bool
-) -> Iterator[Block]:
+def _group_blocks(group: list[tuple[int, str]], heading: str, repeated: set[str], markdown: bool) -> Iterator[Block]:
     furniture = _navigation_lines(group)
     pending: list[tuple[int, str]] = []
     kind = "paragraph"

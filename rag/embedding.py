@@ -39,7 +39,7 @@ class Embedder(ABC):
     def embed_query(self, text: str) -> NDArray[np.float32]:
         return self.embed_queries([text])[0]
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> None:  # noqa: B027 - optional hook, most embedders need nothing
         """Load whatever the embedder needs, so the first question is not slow."""
 
 
@@ -80,7 +80,7 @@ class SentenceTransformerEmbedder(Embedder):
             from sentence_transformers import SentenceTransformer
 
             model = SentenceTransformer(path, device="cpu")
-            self.dimension = int(model.get_embedding_dimension())
+            self.dimension = int(model.get_embedding_dimension() or 0)
             self._model = model
 
     def _encode(self, texts: list[str], *, query: bool) -> NDArray[np.float32]:
@@ -113,4 +113,4 @@ class HashEmbedder(Embedder):
                 digest = hashlib.blake2b(term.encode(), digest_size=4).digest()
                 out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1.0, norms)
+        return (out / np.where(norms == 0, 1.0, norms)).astype(np.float32)

@@ -21,7 +21,11 @@ _NUMBER_WORDS = (
     "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|hundred|dozen|dozens|hundreds|thousands"
 )
 WORD_VALUES = {w: i for i, w in enumerate(_NUMBER_WORDS.split("|")[:20], start=1)} | {
-    "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "dozen": 12,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "hundred": 100,
+    "dozen": 12,
 }
 
 _MONEY = re.compile(
@@ -49,8 +53,29 @@ _NAME = re.compile(
     rf"(?:{_NAME_WORD})(?:\s+(?:(?:of|the|for|and|in|on|to|a|de|du)\s+)*(?:{_NAME_WORD}))*(?:\s+\([A-Z]{{2,}}\))?"
 )
 _NOUN_STOP = (STOPWORDS - {"document", "documents"}) | {
-    "since", "during", "while", "who", "which", "that", "has", "have", "were", "was", "is", "are", "to",
-    "worldwide", "today", "currently", "around", "across", "through", "per", "each", "between", "will",
+    "since",
+    "during",
+    "while",
+    "who",
+    "which",
+    "that",
+    "has",
+    "have",
+    "were",
+    "was",
+    "is",
+    "are",
+    "to",
+    "worldwide",
+    "today",
+    "currently",
+    "around",
+    "across",
+    "through",
+    "per",
+    "each",
+    "between",
+    "will",
 }
 
 
@@ -105,7 +130,9 @@ def _mentions(sentence: str) -> list[Mention]:
     return sorted(found, key=lambda m: m.start)
 
 
-_NAME_LEAD = re.compile(r"^(?:(?:The|the|a|an|A|An|In|On|At|By|For|Since|During|Through|Within|Under|With|From|This|These|Those|Its|Their|Our|Currently|Department)\s+)+")
+_NAME_LEAD = re.compile(
+    r"^(?:(?:The|the|a|an|A|An|In|On|At|By|For|Since|During|Through|Within|Under|With|From|This|These|Those|Its|Their|Our|Currently|Department)\s+)+"
+)
 
 
 def _trim_name(sentence: str, start: int, name: str) -> str:
@@ -148,8 +175,10 @@ def _following_noun(sentence: str, end: int) -> str:
     return " ".join(words)
 
 
-_COMPARATIVES = frozenset("more fewer less additional extra new higher lower".split())
-_NOT_PLURAL = frozenset("overseas series news various previous species always whereas perhaps across".split())
+_COMPARATIVES = frozenset(["more", "fewer", "less", "additional", "extra", "new", "higher", "lower"])
+_NOT_PLURAL = frozenset(
+    ["overseas", "series", "news", "various", "previous", "species", "always", "whereas", "perhaps", "across"]
+)
 
 
 def _plural(word: str) -> bool:

@@ -118,7 +118,9 @@ def _write_file(store: ChromaStore, embedder: Embedder, source: str, chunks: lis
         chunk_vectors = embedder.embed_documents([c.embedding_text() for c in batch])
         sentence_texts = [s.text for c in batch for s in c.sentences]
         sentence_vectors = (
-            embedder.embed_documents(sentence_texts) if sentence_texts else np.zeros((0, embedder.dimension))
+            embedder.embed_documents(sentence_texts)
+            if sentence_texts
+            else np.zeros((0, embedder.dimension), dtype=np.float32)
         )
         store.upsert(batch, chunk_vectors, sentence_vectors)
     stale = old_ids - {c.id for c in chunks}

@@ -12,20 +12,45 @@ from rag.figures import mentions, years
 from rag.text import STOPWORDS, content_terms, stem, tokens
 
 _TYPE_RULES: tuple[tuple[str, str], ...] = (
-    ("quantity", r"\bhow (?:much|many) (?:higher|more|greater|larger|bigger|lower|fewer|less|smaller)\b(?! (?:money|funding|dollars|cash))"),
-    ("percent", r"\bwhat (?:percent(?:age)?|share|proportion)\b|\bhow many percent\b|\bby what percent|\bpercent(?:age)? (?:increase|rise|growth|change)|\bby how much (?:did|have|has|were|was)\b.*\b(?:increase|rise|grow|go up|jump)"),
-    ("money", r"\bhow (?:big|large|much) (?:a |an )?(?:sum|amount|budget)\b|\bwhat did (?:it|they|\w+) cost\b|\bhow much did (?:it|they|\w+) cost\b|\bcost (?:of|to)\b|\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)"),
+    (
+        "quantity",
+        r"\bhow (?:much|many) (?:higher|more|greater|larger|bigger|lower|fewer|less|smaller)\b(?! (?:money|funding|dollars|cash))",
+    ),
+    (
+        "percent",
+        r"\bwhat (?:percent(?:age)?|share|proportion)\b|\bhow many percent\b|\bby what percent|\bpercent(?:age)? (?:increase|rise|growth|change)|\bby how much (?:did|have|has|were|was)\b.*\b(?:increase|rise|grow|go up|jump)",
+    ),
+    (
+        "money",
+        r"\bhow (?:big|large|much) (?:a |an )?(?:sum|amount|budget)\b|\bwhat did (?:it|they|\w+) cost\b|\bhow much did (?:it|they|\w+) cost\b|\bcost (?:of|to)\b|\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)",
+    ),
     ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b|\bhow large\b|\bhow big\b"),
     ("quantity", r"\bhow much\b"),  # money was ruled out above: any figure may answer
-    ("date", r"\bwhen\b|\bwhat (?:year|month|date|day)\b|\bwhich (?:year|month|date)\b|\bin what year\b|\bsince when\b|\bwhat time\b"),
-    ("name", r"^\s*(?:(?:and|so|ok|okay|but|hey|then)\s*,?\s+)?who\b|\bwho(?:'s|\u2019s)\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agency|bod(?:y|ies)|bureau|country|government|company|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|official|president|challenge|tool|app|application|body|entity|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agency|country|government|company|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b"),
+    (
+        "date",
+        r"\bwhen\b|\bwhat (?:year|month|date|day)\b|\bwhich (?:year|month|date)\b|\bin what year\b|\bsince when\b|\bwhat time\b",
+    ),
+    (
+        "name",
+        r"^\s*(?:(?:and|so|ok|okay|but|hey|then)\s*,?\s+)?who\b|\bwho(?:'s|\u2019s)\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agency|bod(?:y|ies)|bureau|country|government|company|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|official|president|challenge|tool|app|application|body|entity|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agency|country|government|company|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b",
+    ),
 )
 _AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|can|could|would|should)"
 _NOW = re.compile(r"\b(?:today|now|currently|current|presently|at present|these days|nowadays|ongoing)\b", re.I)
-_CUMULATIVE = re.compile(r"\b(?:in total|total|overall|so far|to date|altogether|all told|ever|cumulative(?:ly)?|in all)\b", re.I)
-_RELATIVE_TIME = re.compile(r"\b(?:last|this|next|past|previous) (?:year|month|week|decade|quarter)\b|\byesterday\b|\brecently\b", re.I)
-_SUM = re.compile(r"\b(?:combined|in sum|sum of|add(?:ed)? up|both|put together|total of .+ and\b|first two|first three|all three|counting both)\b", re.I)
-_DIFF = re.compile(r"\bby how (?:many|much)\b.*\b(?:grow|grew|increase|rise|rose|go up|went up|expand|climb)|\b(?:how many more|how much more|how many fewer|how much less|difference|grew by|grow by|increase(?:d)? by|rise by|rose by|gap between|more than in\b|change(?:d)? (?:from|between)|went up by|added between)\b", re.I)
+_CUMULATIVE = re.compile(
+    r"\b(?:in total|total|overall|so far|to date|altogether|all told|ever|cumulative(?:ly)?|in all)\b", re.I
+)
+_RELATIVE_TIME = re.compile(
+    r"\b(?:last|this|next|past|previous) (?:year|month|week|decade|quarter)\b|\byesterday\b|\brecently\b", re.I
+)
+_SUM = re.compile(
+    r"\b(?:combined|in sum|sum of|add(?:ed)? up|both|put together|total of .+ and\b|first two|first three|all three|counting both)\b",
+    re.I,
+)
+_DIFF = re.compile(
+    r"\bby how (?:many|much)\b.*\b(?:grow|grew|increase|rise|rose|go up|went up|expand|climb)|\b(?:how many more|how much more|how many fewer|how much less|difference|grew by|grow by|increase(?:d)? by|rise by|rose by|gap between|more than in\b|change(?:d)? (?:from|between)|went up by|added between)\b",
+    re.I,
+)
 _INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass)\b[^.?!]*\b(?:instructions?|rules?|prompts?|guidelines|above|previous|prior|context|system)\b"
     r"|^\s*(?:system|assistant|developer)\s*:"
@@ -35,15 +60,79 @@ _INSTRUCTION = re.compile(
 )
 # "what kind of cases": the focus is "cases", not "kind".
 _FILLER = frozenset(
-    "kind kinds type types sort sorts name names number amount part parts form forms way ways "
-    "combined total overall exact approximate estimated main "
-    # words that name the answer type rather than the thing asked about
-    "money funding cash dollars dollar percent percentage share proportion year years date month day time".split()
+    [
+        "kind",
+        "kinds",
+        "type",
+        "types",
+        "sort",
+        "sorts",
+        "name",
+        "names",
+        "number",
+        "amount",
+        "part",
+        "parts",
+        "form",
+        "forms",
+        "way",
+        "ways",
+        "combined",
+        "total",
+        "overall",
+        "exact",
+        "approximate",
+        "estimated",
+        "main",
+        "money",
+        "funding",
+        "cash",
+        "dollars",
+        "dollar",
+        "percent",
+        "percentage",
+        "share",
+        "proportion",
+        "year",
+        "years",
+        "date",
+        "month",
+        "day",
+        "time",
+    ]
 )
-_NEGATION = re.compile(r"\b(?:not|excluding|except|other than|apart from|besides)\b(?: just| only| counting| including)?((?:\s+[\w'-]+){1,4})", re.I)
-_ORDINALS = frozenset("first second third fourth fifth sixth seventh eighth ninth tenth last".split())
-_QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
-_PRONOUNS = frozenset("it its they them their those these that this there he she his her one ones next latter former same".split())
+_NEGATION = re.compile(
+    r"\b(?:not|excluding|except|other than|apart from|besides)\b(?: just| only| counting| including)?((?:\s+[\w'-]+){1,4})",
+    re.I,
+)
+_ORDINALS = frozenset(
+    ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "last"]
+)
+_QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how"])
+_PRONOUNS = frozenset(
+    [
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "those",
+        "these",
+        "that",
+        "this",
+        "there",
+        "he",
+        "she",
+        "his",
+        "her",
+        "one",
+        "ones",
+        "next",
+        "latter",
+        "former",
+        "same",
+    ]
+)
 _ELLIPTIC = re.compile(r"^\s*(?:and|what about|how about|and what about|also|same for|what of|ok,? and)\b", re.I)
 
 
@@ -75,6 +164,11 @@ class Question:
         return self.terms + tuple(t for t in self.context_terms if t not in self.terms)
 
 
+def question_words(text: str) -> list[str]:
+    """The question's own words that the answerer may look up synonyms for."""
+    return list(dict.fromkeys(t for t in tokens(text) if t not in STOPWORDS and not t.isdigit()))
+
+
 def strip_instructions(text: str) -> tuple[str, bool]:
     """Drop sentences that instruct the assistant; keep the question parts."""
     parts = re.split(r"(?<=[.?!;\n])\s+|\s+(?=(?:ignore|disregard|forget)\b)", text.strip(), flags=re.I)
@@ -92,7 +186,9 @@ def answer_type(text: str) -> str:
     return "description"
 
 
-_PREMISE_LEAD = re.compile(r"^\s*(?:since|given(?: that)?|because|as|although|now that|if|considering(?: that)?|seeing as)\b[^,?]*,\s*", re.I)
+_PREMISE_LEAD = re.compile(
+    r"^\s*(?:since|given(?: that)?|because|as|although|now that|if|considering(?: that)?|seeing as)\b[^,?]*,\s*", re.I
+)
 _APPOSITIVE = re.compile(r",\s+(?:\w+ly\s+)?(?:\w+ed|\w+en)\b[^,?]*,", re.I)
 
 
@@ -101,12 +197,20 @@ def split_premise(text: str) -> tuple[str, str]:
     ("what did Y do?", "Since X happened in 2012"). Statements before the question
     sentence and participle asides (", signed with Kenya in 2014,") are premises."""
     sentences = re.split(r"(?<=[.!?])\s+", text.strip())
-    asks = [s for s in sentences if s.rstrip().endswith("?") or re.match(r"\s*(?:what|which|who|whom|when|where|why|how)\b", s, re.I)]
+    asks = [
+        s
+        for s in sentences
+        if s.rstrip().endswith("?") or re.match(r"\s*(?:what|which|who|whom|when|where|why|how)\b", s, re.I)
+    ]
     ask = asks[-1] if asks else text.strip()
     premise = [s for s in sentences if s is not ask and s not in asks]
     lead = _PREMISE_LEAD.match(ask)
     # "Since 2009," is a time constraint; "Since the report covered 200 countries in 2008," a premise.
-    if lead and len(lead.group(0).split()) >= 4 and re.search(r"\b(?:what|which|who|whom|when|where|why|how)\b", ask[lead.end() :], re.I):
+    if (
+        lead
+        and len(lead.group(0).split()) >= 4
+        and re.search(r"\b(?:what|which|who|whom|when|where|why|how)\b", ask[lead.end() :], re.I)
+    ):
         premise.append(ask[: lead.end()])
         ask = ask[lead.end() :]
     for aside in _APPOSITIVE.findall(ask):
@@ -123,7 +227,8 @@ def analyse(text: str) -> Question:
     words = tokens(factual)
     # "the first two challenges" counts things; it does not pick the first one.
     ordinals = tuple(
-        t for i, t in enumerate(words)
+        t
+        for i, t in enumerate(words)
         if t in _ORDINALS and i + 1 < len(words) and not _is_count_word(words, i + 1) and words[i + 1] not in STOPWORDS
     )
     asserted = tuple(m.text for m in mentions(factual) if m.kind in ("money", "percent", "count"))
@@ -140,7 +245,13 @@ def analyse(text: str) -> Question:
         entities=_entities(ask) or _entities(premise),
         ordinals=ordinals,
         now=bool(_NOW.search(ask)),
-        since=bool(re.search(r"\b(?:since|starting|beginning|began|begin|start(?:ed)?|as of|from)\b\s+(?:in\s+)?(?:what|which|when)\b", ask, re.I)),
+        since=bool(
+            re.search(
+                r"\b(?:since|starting|beginning|began|begin|start(?:ed)?|as of|from)\b\s+(?:in\s+)?(?:what|which|when)\b",
+                ask,
+                re.I,
+            )
+        ),
         cumulative=bool(_CUMULATIVE.search(ask)),
         relative_time=tuple(m.group(0).lower() for m in _RELATIVE_TIME.finditer(ask)),
         operation=_operation(ask, kind),
@@ -157,7 +268,26 @@ def _is_count_word(words: list[str], i: int) -> bool:
 _WHAT_IS = re.compile(r"\bwhat(?:'s|\u2019s| is| was| are| were) (?:the|a|an) ([\w'-]+)", re.I)
 
 
-_FOCUS_STOP = frozenset("of in on at for to by from since with got get gets getting been being".split())
+_FOCUS_STOP = frozenset(
+    [
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "to",
+        "by",
+        "from",
+        "since",
+        "with",
+        "got",
+        "get",
+        "gets",
+        "getting",
+        "been",
+        "being",
+    ]
+)
 _WHICH = re.compile(rf"\b(?:which|what)\s+(?!{_AUX}\b)([\w'-]+)", re.I)
 _WHO_IS = re.compile(r"\bwho(?:'s|\u2019s| is| was| are| were) (?:the|a|an) ([\w'-]+)", re.I)
 _HOW_MANY = re.compile(r"\b(?:how many|number of)\s+((?:[\w'-]+\s*){1,4})", re.I)
@@ -167,7 +297,7 @@ def _focus(text: str) -> tuple[str, ...]:
     """The noun the answer is about: "how many countries" -> country, "what is the capital of" -> capital."""
     skip = STOPWORDS | _QUESTION_WORDS | _FILLER
     if match := _HOW_MANY.search(text):
-        words = []
+        words: list[str] = []
         for word in tokens(match.group(1)):
             if re.fullmatch(_AUX, word) or word in _FOCUS_STOP or (words and word.endswith("ed")):
                 break  # the noun phrase ends at a verb ("staff received", "people trained")
@@ -206,7 +336,9 @@ def _operation(text: str, kind: str) -> str:
     explicit = re.search(r"\b(?:difference|gap)\b|\bhow (?:many|much) (?:more|fewer|less)\b.*\bthan\b", text, re.I)
     if _DIFF.search(text) and (anchors >= 2 or explicit):
         return "difference"  # two points in time, or an explicit comparison: compute it
-    if _SUM.search(text) and re.search(r"\band\b|\bboth\b|\bplus\b|\bfirst (?:two|three)\b|\ball (?:two|three)\b", text, re.I):
+    if _SUM.search(text) and re.search(
+        r"\band\b|\bboth\b|\bplus\b|\bfirst (?:two|three)\b|\ball (?:two|three)\b", text, re.I
+    ):
         return "sum"  # two named things to add up, not a stated total ("the combined value of the projects")
     return ""
 
@@ -249,10 +381,14 @@ def resolve(raw: str, history: Sequence[dict[str, str]] | None) -> Question:
     # Only a question without its own question word ("And in 2008?") takes the earlier type.
     inherit_type = not any(w in _QUESTION_WORDS for w in tokens(raw))
     kind = before.answer_type if inherit_type else question.answer_type
-    context = tuple(t for t in before.all_terms if not (has_time and (t.isdigit() or t in {"today", "now", "current", "currently"})))
+    context = tuple(
+        t for t in before.all_terms if not (has_time and (t.isdigit() or t in {"today", "now", "current", "currently"}))
+    )
     last_answer = _answer_words(answers[-1]) if answers else ""
     subset = re.search(r"\b(?:of|among)\s+(?:them|those|these|which)\b", raw, re.I)
-    previous_figures = tuple(m.text for m in mentions(answers[-1].split("\n")[0]) if m.kind != "name") if answers else ()
+    previous_figures = (
+        tuple(m.text for m in mentions(answers[-1].split("\n")[0]) if m.kind != "name") if answers else ()
+    )
     return replace(
         question,
         subset_of=previous_figures if subset else (),

@@ -28,7 +28,9 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) ->
 
 
 class HybridRetriever:
-    def __init__(self, store: ChromaStore, lexical: BM25Index, candidates: int = 20, top_k: int = 5, dense_only: bool = False) -> None:
+    def __init__(
+        self, store: ChromaStore, lexical: BM25Index, candidates: int = 20, top_k: int = 5, dense_only: bool = False
+    ) -> None:
         self.store = store
         self.lexical = lexical
         self.candidates = candidates
@@ -36,14 +38,10 @@ class HybridRetriever:
         self.dense_only = dense_only
 
     def retrieve(self, text: str, vector: np.ndarray) -> list[Hit]:
-        dense = [m.chunk_id for m in self.store.search(vector, self.candidates)]
+        dense = [m.chunk_id for m in self.store.search(vector, self.candidates, len(self.lexical))]
         lexical = [] if self.dense_only else [i for i, _ in self.lexical.search(text, self.candidates)]
         fused = reciprocal_rank_fusion([dense, lexical])[: self.top_k]
         chunks = {c.id: c for c in self.store.get_chunks([i for i, _ in fused])}
         dense_rank = {i: r for r, i in enumerate(dense)}
         lexical_rank = {i: r for r, i in enumerate(lexical)}
-        return [
-            Hit(chunks[i], score, dense_rank.get(i), lexical_rank.get(i))
-            for i, score in fused
-            if i in chunks
-        ]
+        return [Hit(chunks[i], score, dense_rank.get(i), lexical_rank.get(i)) for i, score in fused if i in chunks]

@@ -58,7 +58,9 @@ def make_client(data_dir: Path, chroma_url: str | None) -> Any:
     try:
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except Exception as exc:
-        raise StoreError(f"the index at {path} cannot be opened ({exc}); rebuild it with 'factsheet-qa ingest --rebuild'") from None
+        raise StoreError(
+            f"the index at {path} cannot be opened ({exc}); rebuild it with 'factsheet-qa ingest --rebuild'"
+        ) from None
 
 
 def collection_base(name: str, model_name: str, dimension: int) -> str:
@@ -204,8 +206,9 @@ class ChromaStore:
     def sentence_count(self) -> int:
         return int(self.sentences.count())
 
-    def search(self, vector: NDArray[np.float32], k: int) -> list[Match]:
-        k = min(k, self.count())
+    def search(self, vector: NDArray[np.float32], k: int, size: int | None = None) -> list[Match]:
+        """Nearest chunks; ``size`` (the known chunk count) saves a round trip to the store."""
+        k = min(k, self.count() if size is None else size)
         if k <= 0:
             return []
         result = self.chunks.query(query_embeddings=[vector], n_results=k, include=["distances"])
@@ -234,9 +237,7 @@ class ChromaStore:
         if not ids:
             return {}
         result = self.sentences.get(ids=ids, include=["embeddings"])
-        return {
-            i: np.asarray(v, dtype=np.float32) for i, v in zip(result["ids"], result["embeddings"], strict=True)
-        }
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(result["ids"], result["embeddings"], strict=True)}
 
     def drop(self) -> None:
         """Delete both collections (for --rebuild)."""

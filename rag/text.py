@@ -6,15 +6,34 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from functools import lru_cache
 
 # One character for one, so offsets in normalised text equal offsets in the source.
 _ONE_FOR_ONE = str.maketrans(
     {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
-        "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-",
-        "\u00a0": " ", "\u2007": " ", "\u202f": " ", "\t": " ",
-        "\u2022": " ", "\u25cf": " ", "\u25aa": " ", "\u2023": " ", "\u2043": " ",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u00a0": " ",
+        "\u2007": " ",
+        "\u202f": " ",
+        "\t": " ",
+        "\u2022": " ",
+        "\u25cf": " ",
+        "\u25aa": " ",
+        "\u2023": " ",
+        "\u2043": " ",
     }
 )
 BULLET_CHARS = "\u2022\u25cf\u25aa\u2023\u2043*-"
@@ -53,7 +72,7 @@ def split_sentences(text: str, offset: int = 0) -> Iterator[tuple[int, int]]:
     for match in _BOUNDARY.finditer(text):
         stop = match.start() + 1
         head = text[start:stop]
-        if _ABBREV.search(head) and not text[match.end():].startswith(("The ", "In ", "This ")):
+        if _ABBREV.search(head) and not text[match.end() :].startswith(("The ", "In ", "This ")):
             continue
         yield from _trimmed(text, start, match.end(), offset)
         start = match.end()
@@ -72,23 +91,203 @@ def _trimmed(text: str, start: int, end: int, offset: int) -> Iterator[tuple[int
 WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f]+(?:['.][A-Za-z0-9]+)*")
 
 STOPWORDS = frozenset(
-    """a an the and or but if of to in on at by for with from into onto over under about as is are was
-    were be been being has have had do does did done doing this that these those it its it's they them
-    their there here what which who whom whose when where why how much many any some all each both
-    than then so such very can could would should will shall may might must i me my we our us you your
-    he she his her him not no nor also only just up out off again further once same other more most
-    tell please know give say said says according document documents fact sheet ok okay hey hi""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "about",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "done",
+        "doing",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "it's",
+        "they",
+        "them",
+        "their",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "much",
+        "many",
+        "any",
+        "some",
+        "all",
+        "each",
+        "both",
+        "than",
+        "then",
+        "so",
+        "such",
+        "very",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "us",
+        "you",
+        "your",
+        "he",
+        "she",
+        "his",
+        "her",
+        "him",
+        "not",
+        "no",
+        "nor",
+        "also",
+        "only",
+        "just",
+        "up",
+        "out",
+        "off",
+        "again",
+        "further",
+        "once",
+        "same",
+        "other",
+        "more",
+        "most",
+        "tell",
+        "please",
+        "know",
+        "give",
+        "say",
+        "said",
+        "says",
+        "according",
+        "document",
+        "documents",
+        "fact",
+        "sheet",
+        "ok",
+        "okay",
+        "hey",
+        "hi",
+    ]
 )
 
 
 # Words that frame a question rather than name its topic ("how *large* is the *overall* ...").
 # They count for little when measuring how much of a question a sentence covers.
 FRAMING = frozenset(
-    """large big small huge overall total estimated estimate estimat roughly approximately exactly
-    share proportion people person worth amount number kind type thing things actually really
-    original originally supposed meant happen happened like lol ok so get got part whole
-    world worldwide global globally around today now recent latest year years time times
-    main mainly first second specific specifically basically ever far already exact""".split()
+    [
+        "large",
+        "big",
+        "small",
+        "huge",
+        "overall",
+        "total",
+        "estimated",
+        "estimate",
+        "estimat",
+        "roughly",
+        "approximately",
+        "exactly",
+        "share",
+        "proportion",
+        "people",
+        "person",
+        "worth",
+        "amount",
+        "number",
+        "kind",
+        "type",
+        "thing",
+        "things",
+        "actually",
+        "really",
+        "original",
+        "originally",
+        "supposed",
+        "meant",
+        "happen",
+        "happened",
+        "like",
+        "lol",
+        "ok",
+        "so",
+        "get",
+        "got",
+        "part",
+        "whole",
+        "world",
+        "worldwide",
+        "global",
+        "globally",
+        "around",
+        "today",
+        "now",
+        "recent",
+        "latest",
+        "year",
+        "years",
+        "time",
+        "times",
+        "main",
+        "mainly",
+        "first",
+        "second",
+        "specific",
+        "specifically",
+        "basically",
+        "ever",
+        "far",
+        "already",
+        "exact",
+    ]
 )
 
 
@@ -145,6 +344,7 @@ def edit_distance_at_most(a: str, b: str, limit: int) -> bool:
     return previous[-1] <= limit
 
 
+@lru_cache(maxsize=262144)
 def fuzzy_equal(a: str, b: str) -> bool:
     """Typo-tolerant term match: exact, or one edit for 5+ letters, two for 9+."""
     if a == b:

@@ -19,17 +19,23 @@ class WordSimilarity:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def missing(self, words: Iterable[str]) -> list[str]:
+        with self._lock:
+            return [w for w in dict.fromkeys(words) if w not in self._cache]
+
+    def add(self, words: list[str], vectors: np.ndarray) -> None:
+        with self._lock:
+            for word, vector in zip(words, vectors, strict=True):
+                self._cache[word] = vector
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+
     def vectors(self, words: Iterable[str]) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(words))
         with self._lock:
             missing = [w for w in wanted if w not in self._cache]
         if missing:
-            fresh = self.embedder.embed_documents(missing)
-            with self._lock:
-                for word, vector in zip(missing, fresh, strict=True):
-                    self._cache[word] = vector
-                while len(self._cache) > self.capacity:
-                    self._cache.popitem(last=False)
+            self.add(missing, self.embedder.embed_documents(missing))
         with self._lock:
             return {w: self._cache[w] for w in wanted if w in self._cache}
 

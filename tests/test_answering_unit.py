@@ -23,7 +23,9 @@ def harbor(tmp_path_factory):
     root = tmp_path_factory.mktemp("harbor")
     (root / "corpus").mkdir()
     (root / "corpus" / "harbor.txt").write_text(DOC, encoding="utf-8")
-    assistant = Assistant(Settings(corpus_dir=root / "corpus", data_dir=root / "data", abstain_threshold=0.3), embedder=HashEmbedder(256))
+    assistant = Assistant(
+        Settings(corpus_dir=root / "corpus", data_dir=root / "data", abstain_threshold=0.3), embedder=HashEmbedder(256)
+    )
     assistant.ingest(progress=False)
     return assistant
 

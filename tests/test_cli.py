@@ -31,8 +31,15 @@ def test_help_is_instant_and_imports_nothing_heavy():
     assert result.returncode == 0 and "ask" in result.stdout
     assert time.perf_counter() - started < 5
     probe = subprocess.run(
-        [sys.executable, "-c", "import rag, rag.cli, sys; print(sorted(m for m in ('torch','chromadb','sentence_transformers','gradio','langchain_core') if m in sys.modules))"],
-        capture_output=True, text=True, cwd=ROOT, env=subprocess_env(),
+        [
+            sys.executable,
+            "-c",
+            "import rag, rag.cli, sys; print(sorted(m for m in ('torch','chromadb','sentence_transformers','gradio','langchain_core') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=subprocess_env(),
     )
     assert probe.stdout.strip() == "[]"
 
@@ -79,7 +86,12 @@ def test_ask_json_has_the_answer_fields(data_dir):
 def test_ask_reads_the_question_from_stdin(data_dir):
     result = subprocess.run(
         [sys.executable, "-m", "rag.cli", "--data-dir", str(data_dir), "ask", "-"],
-        input="What is the capital of Ghana?", capture_output=True, text=True, timeout=300, cwd=ROOT, env=subprocess_env(),
+        input="What is the capital of Ghana?",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=subprocess_env(),
     )
     assert result.returncode == 0 and result.stdout.startswith("The documents don't say")
 

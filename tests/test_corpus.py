@@ -33,7 +33,7 @@ def test_photo_credit_is_dropped_but_caption_kept(fact_sheet):
 
 
 def test_repeated_page_header_is_not_a_block_or_heading(fact_sheet):
-    assert all("Combating Trafficking in Persons" != b.text for b in fact_sheet.blocks)
+    assert all(b.text != "Combating Trafficking in Persons" for b in fact_sheet.blocks)
     assert all(b.heading != "" for b in fact_sheet.blocks)
 
 
@@ -52,12 +52,23 @@ def test_bullets_and_curly_quotes_are_normalised(fact_sheet):
 def test_block_offsets_point_into_the_source(fact_sheet):
     for block in fact_sheet.blocks:
         source = fact_sheet.text[block.start : block.end]
-        assert " ".join(source.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"').replace("\u2013", "-").split()) == block.text
+        assert (
+            " ".join(
+                source.replace("\u2019", "'")
+                .replace("\u201c", '"')
+                .replace("\u201d", '"')
+                .replace("\u2013", "-")
+                .split()
+            )
+            == block.text
+        )
 
 
 def test_markdown_headings_and_bullets(tmp_path: Path):
     path = tmp_path / "notes.md"
-    path.write_text("# Notes\n\n## Funding\n\n- The fund gave $5 million in 2020.\n- It ran 3 pilots.\n", encoding="utf-8")
+    path.write_text(
+        "# Notes\n\n## Funding\n\n- The fund gave $5 million in 2020.\n- It ran 3 pilots.\n", encoding="utf-8"
+    )
     doc = load(path, "notes.md")
     assert doc.title == "Notes"
     assert [(b.heading, b.text) for b in doc.blocks] == [
@@ -145,4 +156,16 @@ def test_wrapped_prose_lines_are_joined_not_treated_as_navigation():
     text = "Title Line\n\nThe office trained officers\nacross many regions in 2019 and\nexpanded its work.\n"
     blocks, title = parse_blocks(text)
     assert title == "Title Line"
-    assert [b.text for b in blocks] == ["The office trained officers across many regions in 2019 and expanded its work."]
+    assert [b.text for b in blocks] == [
+        "The office trained officers across many regions in 2019 and expanded its work."
+    ]
+
+
+def test_fact_sheet_is_byte_identical_to_its_recorded_provenance():
+    import hashlib
+    import json
+
+    sources = json.loads((CORPUS / "sources.json").read_text(encoding="utf-8"))
+    entry = sources["combating-trafficking-in-persons.txt"]
+    assert entry["publisher"] == "U.S. Department of State"
+    assert hashlib.sha256(FACT_SHEET.read_bytes()).hexdigest() == entry["sha256"]

@@ -18,7 +18,10 @@ def test_money_percent_count_and_date_spans_with_qualifiers():
 
 
 def test_a_range_is_one_figure_and_years_are_not_counts():
-    assert kinds("Half of the 20 million to 30 million victims.") == [("percent", "Half"), ("count", "20 million to 30 million")]
+    assert kinds("Half of the 20 million to 30 million victims.") == [
+        ("percent", "Half"),
+        ("count", "20 million to 30 million"),
+    ]
     assert kinds("It grew from 154 countries in 2008 to 188 today.") == [
         ("count", "154"),
         ("date", "2008"),
@@ -29,7 +32,11 @@ def test_a_range_is_one_figure_and_years_are_not_counts():
 def test_counts_carry_their_noun_and_share_it_across_to():
     found = {m.text: m.noun for m in mentions("It grew from 154 countries in 2008 to 188 today.") if m.kind == "count"}
     assert found == {"154": "countries", "188": "countries"}
-    found = {m.text: m.noun for m in mentions("It helped 1,545 eligible family members join nearly 700 victims.") if m.kind == "count"}
+    found = {
+        m.text: m.noun
+        for m in mentions("It helped 1,545 eligible family members join nearly 700 victims.")
+        if m.kind == "count"
+    }
     assert found == {"1,545": "eligible family members", "nearly 700": "victims"}
 
 
@@ -38,7 +45,11 @@ def test_identifiers_are_not_counts():
 
 
 def test_names_skip_sentence_initial_function_words():
-    names = [m.text for m in mentions("The first CPC Partnership was signed with the Government of Ghana.") if m.kind == "name"]
+    names = [
+        m.text
+        for m in mentions("The first CPC Partnership was signed with the Government of Ghana.")
+        if m.kind == "name"
+    ]
     assert names == ["CPC Partnership", "Government of Ghana"]
 
 

@@ -1,6 +1,6 @@
 from rag.lexical import BM25Index
-from rag.text import stem
 from rag.retrieval import reciprocal_rank_fusion
+from rag.text import stem
 
 
 def index() -> BM25Index:

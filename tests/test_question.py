@@ -61,7 +61,10 @@ def test_asserted_figures_are_recorded():
 
 HISTORY = [
     {"role": "user", "content": "How many countries does the TIP Report cover today?"},
-    {"role": "assistant", "content": '188 countries. "The TIP Report has grown from covering 154 countries in 2008 to 188 today." [1]'},
+    {
+        "role": "assistant",
+        "content": '188 countries. "The TIP Report has grown from covering 154 countries in 2008 to 188 today." [1]',
+    },
 ]
 
 

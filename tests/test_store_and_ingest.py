@@ -71,11 +71,14 @@ def test_bad_files_are_skipped_and_the_rest_indexed(hash_settings):
 
 
 def test_chunks_round_trip_through_chroma_with_verbatim_sentences(hash_settings):
-    write(hash_settings.corpus_dir / "q.txt", "Quotes\n\nThe State Department\u2019s \u201coffice\u201d works. It helps.\n")
+    write(
+        hash_settings.corpus_dir / "q.txt",
+        "Quotes\n\nThe State Department\u2019s \u201coffice\u201d works. It helps.\n",
+    )
     assistant = make(hash_settings)
     assistant.ingest(progress=False)
     (chunk,) = list(assistant.store.iter_chunks())
-    assert chunk.text == "The State Department's \"office\" works. It helps."
+    assert chunk.text == 'The State Department\'s "office" works. It helps.'
     assert chunk.sentences[0].raw == "The State Department\u2019s \u201coffice\u201d works."
     assert chunk.source == "corpus/q.txt"
 

@@ -4,7 +4,7 @@ from rag.text import fold, fuzzy_equal, normalise, split_sentences, stem, tokens
 def test_normalise_keeps_length_so_offsets_survive():
     raw = "United States\u2019 \u201c3P\u201d paradigm \u2013 prosecution \u2022 item"
     assert len(normalise(raw)) == len(raw)
-    assert normalise(raw) == "United States' \"3P\" paradigm - prosecution   item"
+    assert normalise(raw) == 'United States\' "3P" paradigm - prosecution   item'
 
 
 def test_split_sentences_does_not_break_on_abbreviations():
