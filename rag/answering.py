@@ -209,6 +209,8 @@ class ExtractiveAnswerer(Answerer):
             return False  # "last year": an undated document cannot say what happened then
         if q.answer_type == "date" and not _dates(q, c):
             return False
+        if q.answer_type == "name" and not _names(q, c):
+            return False  # no name here that the question did not already give
         if (
             q.years
             and not q.operation
@@ -228,7 +230,7 @@ class ExtractiveAnswerer(Answerer):
                 return False
             # A "why/what" question's year is often a premise ("since it started in 2012"):
             # answer from the sentence that dates it differently, and say so.
-            c.soft_penalty += 0.05
+            c.soft_penalty += 0.15
             c.reasons.append("year")
         folded = fold(text)
         for ordinal in () if q.operation else q.ordinals:
@@ -253,6 +255,9 @@ class ExtractiveAnswerer(Answerer):
             if _entity_in(entity, local, common):
                 continue
             if not _entity_in(entity, context, common):
+                if q.confirm and entity in q.entities:
+                    c.soft_penalty += 0.05  # a claimed name is checked, not required ("X directs it, right?")
+                    continue
                 if not _entity_in(entity, text, common, unknown):
                     return False
                 # A name the corpus never uses. As a place constraint ("in Canada") it must mean
@@ -311,6 +316,10 @@ class ExtractiveAnswerer(Answerer):
             names = _names(q, c)
             short = _best_by_proximity(q, c, names, self._similar).text if names else ""
         correction = _correction(q, c, short)
+        if q.confirm and not correction and q.answer_type == "name" and short:
+            claimed = {stem(t) for t in tokens(q.text)}
+            if not any(stem(t) in claimed for t in tokens(short) if t not in STOPWORDS and t not in _TITLE_WORDS):
+                correction = "No: the documents give a different name from the question's."
         return self._reply(q, [c], short or sentence, correction=correction)
 
     def _compute(self, q: Question, viable: list[_Candidate]) -> Answer | None:
@@ -494,19 +503,21 @@ def _dates(q: Question, c: _Candidate) -> list[Mention]:
 
 
 def _names(q: Question, c: _Candidate) -> list[Mention]:
+    """Names in the sentence that are not the things the question itself names."""
     asked = {stem(t) for t in tokens(q.text)}
     terms = list(q.terms)
-    asked |= {
-        "".join(t[0] for t in terms[i:j]) for i in range(len(terms)) for j in range(i + 2, min(len(terms), i + 6) + 1)
+    acronyms = {t for t in asked if 2 <= len(t) <= 6 and t.upper() in q.text}  # "TIP", "DS" as typed
+    acronyms |= {
+        "".join(t[0] for t in terms[i:j]) for i in range(len(terms)) for j in range(i + 3, min(len(terms), i + 6) + 1)
     }
     out = []
     for m in c.mentions:
         if m.kind != "name":
             continue
         own = [stem(t) for t in tokens(m.text) if t not in STOPWORDS]
-        if _acronyms(m.text, 2) & asked:
+        if _acronyms(m.text, 2) & acronyms:
             continue  # "Office to Monitor and Combat Trafficking in Persons" is the "TIP Office" asked about
-        if own and sum(t in asked for t in own) / len(own) < 0.75:
+        if own and sum(t in asked or t in acronyms for t in own) / len(own) < 0.75:
             out.append(m)
     return out
 
@@ -671,6 +682,7 @@ _ORG_WORDS = frozenset(
 )
 
 
+_TITLE_WORDS = frozenset("ambassador president secretary director dr mr mrs ms the of".split())
 _ARTIFACTS = frozenset(
     [
         "tool",

@@ -47,10 +47,11 @@ _COUNT = re.compile(
     rf"|{_QUAL}\b(?:{_NUMBER_WORDS})\b",
     re.I,
 )
-_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_YEAR = re.compile(r"(?<![\d,.])(?:19|20)\d{2}(?!\d|,\d)")  # also "FY2016", never the "2,000" in a figure
 _NAME_WORD = r"[A-Z][\w'.&-]*[\w&]|[A-Z]"
 _NAME = re.compile(
-    rf"(?:{_NAME_WORD})(?:\s+(?:(?:of|the|for|and|in|on|to|a|de|du)\s+)*(?:{_NAME_WORD}))*(?:\s+\([A-Z]{{2,}}\))?"
+    # "and the" starts a second name: "the ILO and the UN Office on Drugs and Crime"
+    rf"(?:{_NAME_WORD})(?:\s+(?:(?:of|the|for|and(?!\s+the\b)|in|on|to|a|de|du)\s+)*(?:{_NAME_WORD}))*(?:\s+\([A-Z]{{2,}}\))?"
 )
 _NOUN_STOP = (STOPWORDS - {"document", "documents"}) | {
     "since",

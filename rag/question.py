@@ -27,6 +27,10 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b|\bhow large\b|\bhow big\b"),
     ("quantity", r"\bhow much\b"),  # money was ruled out above: any figure may answer
     (
+        "money",
+        r"^(?!\s*(?:what|which|who|whom|when|where|why|how)\b)[^?]*\b(?:budget|cost|costs|funding|spending|grants? total|price)\b",
+    ),
+    (
         "date",
         r"\bwhen\b|\bwhat (?:year|month|date|day)\b|\bwhich (?:year|month|date)\b|\bin what year\b|\bsince when\b|\bwhat time\b",
     ),
@@ -156,6 +160,7 @@ class Question:
     context_terms: tuple[str, ...] = ()  # from earlier turns, weighted lower
     context_years: tuple[str, ...] = ()  # constraints inherited from earlier turns: checked
     context_entities: tuple[str, ...] = ()  # against the paragraph, not the sentence
+    confirm: bool = False  # "..., right?" / "Is it true that ...": check a claim, answer with the documents' fact
     had_instructions: bool = False
     retrieval_text: str = field(default="")  # what retrieval searches with
 
@@ -219,11 +224,35 @@ def split_premise(text: str) -> tuple[str, str]:
     return ask.strip(), " ".join(premise).strip()
 
 
+_CONFIRM = re.compile(
+    r"\b(?:is (?:it|that|this) (?:true|right|correct|so)|am i right|right\s*\?|correct\s*\?|true\s*\?|"
+    r"(?:isn't|wasn't|didn't|doesn't|don't|aren't|weren't|hasn't|haven't) (?:it|they|he|she|that)\s*\?|"
+    r"can you confirm|confirm that|did (?:i|we) get (?:that|it) right)",
+    re.I,
+)
+_CLAIM_KIND = {"money": "money", "percent": "percent", "count": "count", "date": "date"}
+
+
+def _claim_type(claim: str) -> str:
+    """The type of what a yes/no claim asserts: its figure or date, else a name."""
+    for m in mentions(claim):
+        if m.kind in _CLAIM_KIND:
+            return _CLAIM_KIND[m.kind]
+    names = [m for m in mentions(claim) if m.kind == "name"]
+    titled = any(
+        re.match(r"(?:Ambassador|President|Secretary|Director|Dr|Mr|Mrs|Ms|Senator|Minister)\b", m.text) for m in names
+    )
+    return "name" if titled or len(names) >= 2 else "description"  # who did it, or what it was about
+
+
 def analyse(text: str) -> Question:
     factual, had_instructions = strip_instructions(text)
     factual = factual or text
     ask, premise = split_premise(factual)
+    confirm = bool(_CONFIRM.search(factual))
     kind = answer_type(ask)
+    if confirm and kind == "description":
+        kind = _claim_type(factual)
     words = tokens(factual)
     # "the first two challenges" counts things; it does not pick the first one.
     ordinals = tuple(
@@ -257,6 +286,7 @@ def analyse(text: str) -> Question:
         operation=_operation(ask, kind),
         asserted=asserted,
         had_instructions=had_instructions,
+        confirm=confirm,
         retrieval_text=factual,
     )
 
