@@ -9,12 +9,12 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: chat test lint eval bench ingest clean install install-dev
+.PHONY: chat test lint eval bench ingest clean install install-dev browser
 
 chat: $(VENV)/.runtime          ## install, build the index if needed, start the chat
 	$(BIN)/factsheet-qa chat
 
-test: $(VENV)/.dev              ## install with dev tools, then run the test suite
+test: $(VENV)/.dev browser      ## install with dev tools, then run the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
@@ -22,11 +22,16 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check rag evals ui tests benchmarks
 	$(BIN)/mypy
 
+browser:                        ## Debian's chromium for the UI browser test (Playwright never downloads one)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "note: could not install chromium (needs root); the browser test will be skipped"
+
 eval: $(VENV)/.runtime
 	$(BIN)/factsheet-qa eval
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/latency.py
+	$(BIN)/python benchmarks/ui_concurrency.py
 
 ingest: $(VENV)/.runtime
 	$(BIN)/factsheet-qa ingest

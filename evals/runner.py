@@ -47,7 +47,8 @@ class Result:
     latency_ms: float
     retrieval_rank: int | None = None  # rank of the first chunk holding the evidence
     citations: tuple[dict[str, Any], ...] = field(default_factory=tuple)
-    error: str = ""
+    backend: str = "extractive"
+    guarded: bool = False
 
 
 def suite_path(name: str) -> Path:
@@ -113,6 +114,8 @@ def grade(item: Item, answer: Any, latency_ms: float, retrieval_rank: int | None
         latency_ms=latency_ms,
         retrieval_rank=retrieval_rank,
         citations=tuple(asdict(c) for c in answer.citations),
+        backend=getattr(answer, "backend", "extractive"),
+        guarded=getattr(answer, "guarded", False),
     )
 
 
@@ -147,8 +150,10 @@ def summarise(results: Sequence[Result]) -> dict[str, Any]:
     ranks = [r.retrieval_rank for r in answerable if r.item.evidence]
     latencies = [r.latency_ms for r in results]
     by_kind: dict[str, list[bool]] = {}
+    by_type: dict[str, list[bool]] = {}
     for r in results:
         by_kind.setdefault(r.item.kind, []).append(r.correct)
+        by_type.setdefault("abstain" if r.item.abstain else r.item.type or "other", []).append(r.correct)
     return {
         "items": len(results),
         "answer_accuracy": _ratio(sum(r.correct for r in answerable), len(answerable)),
@@ -164,7 +169,9 @@ def summarise(results: Sequence[Result]) -> dict[str, Any]:
         "mrr": _ratio(sum(metrics.reciprocal_rank(k) for k in ranks), len(ranks)),
         "latency_p50_ms": round(metrics.percentile(latencies, 50), 2),
         "latency_p95_ms": round(metrics.percentile(latencies, 95), 2),
+        "guard_fire_rate": _ratio(sum(r.guarded for r in results), len(results)),
         "accuracy_by_kind": {k: _ratio(sum(v), len(v)) for k, v in sorted(by_kind.items())},
+        "accuracy_by_type": {k: _ratio(sum(v), len(v)) for k, v in sorted(by_type.items())},
     }
 
 
@@ -180,7 +187,7 @@ def report(results: Sequence[Result]) -> dict[str, Any]:
     }
 
 
-_ROWS = (
+ROWS = (
     "items",
     "answer_accuracy",
     "citation_accuracy",
@@ -194,14 +201,25 @@ _ROWS = (
     "mrr",
     "latency_p50_ms",
     "latency_p95_ms",
+    "guard_fire_rate",
 )
+# --min-* options of `factsheet-qa eval`: option name -> metric
+GATES = {
+    "min_accuracy": "answer_accuracy",
+    "min_citation": "citation_accuracy",
+    "min_faithfulness": "faithfulness",
+    "min_abstention": "abstention_recall",
+    "min_abstention_precision": "abstention_precision",
+    "min_follow_up": "follow_up_accuracy",
+    "min_hit3": "hit@3",
+}
 
 
 def format_table(summary: dict[str, Any]) -> str:
     columns = [*summary["splits"], "all"]
     tables = {**summary["splits"], "all": summary["all"]}
     lines = [f"{'metric':<22}" + "".join(f"{c:>10}" for c in columns)]
-    for row in _ROWS:
+    for row in ROWS:
         lines.append(f"{row:<22}" + "".join(f"{_cell(tables[c][row]):>10}" for c in columns))
     return "\n".join(lines)
 
@@ -231,6 +249,14 @@ def run_cli(args: Any, settings: Any) -> int:
     items = load_suite(args.suite)
     if args.split != "all":
         items = [i for i in items if i.split == args.split]
+    if getattr(args, "compare", False):
+        from evals.compare import compare, format_comparison
+
+        rows = compare(settings, items)
+        print(format_comparison(rows))
+        if args.json_out:
+            args.json_out.write_text(json.dumps(dict(rows), indent=2), encoding="utf-8")
+        return 0
     assistant = Assistant(settings)
     assistant.ensure_index()
     assistant.warm_up()
@@ -240,12 +266,20 @@ def run_cli(args: Any, settings: Any) -> int:
     print()
     print(format_failures(results, args.show))
     if args.json_out:
-        payload = {"summary": summary, "results": [_result_dict(r) for r in results]}
+        payload = {"suite": args.suite, "summary": summary, "results": [_result_dict(r) for r in results]}
         args.json_out.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-    gates = [("answer_accuracy", args.min_accuracy), ("abstention_recall", args.min_abstention)]
-    missed = [(name, floor) for name, floor in gates if floor is not None and summary["all"][name] < floor]
-    for name, floor in missed:
-        print(f"gate missed: {name} {summary['all'][name]:.3f} < {floor}", file=sys.stderr)
+    if getattr(args, "html", None):
+        from evals.report import render_html
+
+        args.html.write_text(render_html(args.suite, summary, results), encoding="utf-8")
+    return check_gates(summary["all"], {opt: getattr(args, opt, None) for opt in GATES})
+
+
+def check_gates(summary: dict[str, Any], floors: dict[str, float | None]) -> int:
+    """Exit status for the --min-* gates: 1 (and a line each on stderr) when any is missed."""
+    missed = [(GATES[opt], floor) for opt, floor in floors.items() if floor is not None and summary[GATES[opt]] < floor]
+    for metric, floor in missed:
+        print(f"gate missed: {metric} {summary[metric]:.3f} < {floor}", file=sys.stderr)
     return 1 if missed else 0
 
 

@@ -69,6 +69,7 @@ class Assistant:
         store: ChromaStore | None = None,
         answerer: Answerer | None = None,
         dense_only: bool = False,
+        use_history: bool = True,
     ) -> None:
         self.settings = settings or Settings()
         self.embedder = embedder or SentenceTransformerEmbedder(self.settings.model_path)
@@ -77,6 +78,7 @@ class Assistant:
             WordSimilarity(self.embedder), self.settings.abstain_threshold, self.settings.focus_penalty
         )
         self.dense_only = dense_only
+        self.use_history = use_history  # off: every question is read on its own (for comparisons)
         self._lexical: BM25Index | None = None
         self._lexical_key: str | None = None
         self._lock = threading.RLock()
@@ -187,7 +189,7 @@ class Assistant:
 
     def _understand(self, state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
-        question = resolve(state["question"], state.get("history"))
+        question = resolve(state["question"], state.get("history") if self.use_history else None)
         return {**state, "parsed": question, "timings": {"understand": _ms(started)}}
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:

@@ -48,9 +48,19 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--suite", default="factsheet", help="a name in evals/datasets/ or a .jsonl path")
     evaluate.add_argument("--split", choices=["dev", "test", "all"], default="all")
     evaluate.add_argument("--json", type=Path, dest="json_out", help="write the full results here")
-    evaluate.add_argument("--min-accuracy", type=float, help="exit 1 if answer accuracy (answerable) is below")
-    evaluate.add_argument("--min-abstention", type=float, help="exit 1 if abstention recall is below")
+    evaluate.add_argument("--html", type=Path, help="write a self-contained HTML report here")
+    evaluate.add_argument("--compare", action="store_true", help="run the suite under several settings, side by side")
     evaluate.add_argument("--show", type=int, default=20, help="failures to print")
+    for option, metric in (
+        ("accuracy", "answer accuracy on answerable items"),
+        ("citation", "citation accuracy"),
+        ("faithfulness", "faithfulness"),
+        ("abstention", "abstention recall"),
+        ("abstention-precision", "abstention precision"),
+        ("follow-up", "follow-up accuracy"),
+        ("hit3", "retrieval hit@3"),
+    ):
+        evaluate.add_argument(f"--min-{option}", type=float, metavar="X", help=f"exit 1 if {metric} is below X")
     return parser
 
 

@@ -80,6 +80,9 @@ class Answer:
     computed: bool = False
     corrected: bool = False  # the question asserted a figure the documents contradict
     resolved_question: str = ""  # the question after follow-up resolution
+    backend: str = "extractive"  # which answerer produced the text
+    guarded: bool = False  # a generated answer broke the figure guard and was replaced by the extractive one
+    note: str = ""  # a user-visible note, e.g. why a generative backend fell back
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
