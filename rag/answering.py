@@ -21,7 +21,7 @@ import numpy as np
 
 from rag import figures
 from rag.figures import Mention
-from rag.question import Question
+from rag.question import Question, looks_like_instructions
 from rag.text import FRAMING, STOPWORDS, fold, fuzzy_equal, stem, tokens
 from rag.types import Answer, Citation, Hit, Sentence
 from rag.wordsim import WordSimilarity
@@ -157,6 +157,8 @@ class ExtractiveAnswerer(Answerer):
 
     def answer(self, evidence: Evidence) -> Answer:
         q = evidence.question
+        if q.only_instructions:
+            return abstention(q, "the question only gives instructions, and instructions in questions are not followed")
         if not evidence.hits:
             return abstention(q)
         candidates = self.rank(evidence)
@@ -199,6 +201,8 @@ class ExtractiveAnswerer(Answerer):
             return False
         if c.semantic < MIN_SEMANTIC:
             return False  # shares words with the question but not its meaning
+        if looks_like_instructions(text):
+            return False  # a document's instructions to an assistant are data, never an answer
         if q.cumulative and not q.now and _NOW_WORDS.search(text):
             c.soft_penalty += 0.1  # "in total" is not what is ongoing now
         if q.now and not q.years and q.answer_type in KINDS:

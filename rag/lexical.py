@@ -74,7 +74,7 @@ class BM25Index:
         scores = np.zeros(len(self.ids), dtype=np.float64)
         average = (sum(self._lengths) / len(self._lengths)) or 1.0
         lengths = np.asarray(self._lengths, dtype=np.float64)
-        for term in set(content_terms(query)):
+        for term in list(dict.fromkeys(content_terms(query)))[:64]:  # bounded work per query
             found = self.resolve(term)
             if found is None:
                 continue

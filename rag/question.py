@@ -105,6 +105,7 @@ _FILLER = frozenset(
         "time",
     ]
 )
+MAX_TERMS = 40  # bounds the work per question: a 2,000-character question is still answered in milliseconds
 _NEGATION = re.compile(
     r"\b(?:not|excluding|except|other than|apart from|besides)\b(?: just| only| counting| including)?((?:\s+[\w'-]+){1,4})",
     re.I,
@@ -162,6 +163,7 @@ class Question:
     context_entities: tuple[str, ...] = ()  # against the paragraph, not the sentence
     confirm: bool = False  # "..., right?" / "Is it true that ...": check a claim, answer with the documents' fact
     had_instructions: bool = False
+    only_instructions: bool = False  # nothing left to look up once the instructions are set aside
     retrieval_text: str = field(default="")  # what retrieval searches with
 
     @property
@@ -245,8 +247,14 @@ def _claim_type(claim: str) -> str:
     return "name" if titled or len(names) >= 2 else "description"  # who did it, or what it was about
 
 
+def looks_like_instructions(text: str) -> bool:
+    """A sentence that addresses an AI assistant rather than states a fact."""
+    return bool(_INSTRUCTION.search(text))
+
+
 def analyse(text: str) -> Question:
     factual, had_instructions = strip_instructions(text)
+    only_instructions = had_instructions and not factual
     factual = factual or text
     ask, premise = split_premise(factual)
     confirm = bool(_CONFIRM.search(factual))
@@ -267,7 +275,7 @@ def analyse(text: str) -> Question:
     return Question(
         text=factual,
         answer_type=kind,
-        terms=tuple(t for t in dict.fromkeys(content_terms(positive))),
+        terms=tuple(dict.fromkeys(content_terms(positive)))[:MAX_TERMS],
         negated=negated,
         focus=_focus(ask),
         years=tuple(sorted(years(ask))),
@@ -286,6 +294,7 @@ def analyse(text: str) -> Question:
         operation=_operation(ask, kind),
         asserted=asserted,
         had_instructions=had_instructions,
+        only_instructions=only_instructions,
         confirm=confirm,
         retrieval_text=factual,
     )

@@ -9,6 +9,7 @@ and the next ingest redoes it. This module does not chunk, embed or rank.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -26,12 +27,17 @@ if TYPE_CHECKING:
 
     from rag.embedding import Embedder
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 _PAGE = 2000  # rows per request when reading a whole collection
 
 
 class StoreError(RuntimeError):
     """The store cannot be used as configured (server down, model mismatch, corrupt index)."""
+
+
+class IndexUnreadable(StoreError):
+    """The on-disk index exists but cannot be read (corrupted, half-deleted)."""
 
 
 def make_client(data_dir: Path, chroma_url: str | None) -> Any:
@@ -58,9 +64,16 @@ def make_client(data_dir: Path, chroma_url: str | None) -> Any:
     try:
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except Exception as exc:
-        raise StoreError(
+        _forget_clients()  # chromadb caches a client per path, broken ones too
+        raise IndexUnreadable(
             f"the index at {path} cannot be opened ({exc}); rebuild it with 'factsheet-qa ingest --rebuild'"
         ) from None
+
+
+def _forget_clients() -> None:
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
 
 
 def collection_base(name: str, model_name: str, dimension: int) -> str:
@@ -126,7 +139,7 @@ class ChromaStore:
         self.client = client
         self.embedder = embedder
         self.base = collection_base(name, embedder.name, embedder.dimension)
-        function = _ChromaEmbeddingFunction(embedder)
+        function = self._function = _ChromaEmbeddingFunction(embedder)
         meta = {"model": embedder.name, "dimension": embedder.dimension, "format": FORMAT_VERSION}
         try:
             self.chunks = client.get_or_create_collection(
@@ -144,6 +157,14 @@ class ChromaStore:
         except Exception as exc:
             raise StoreError(f"cannot open the index collections ({exc})") from None
         self._check_model()
+
+    def refresh(self) -> None:
+        """Re-read the collections: another process may have re-indexed (or rebuilt) them."""
+        try:
+            self.chunks = self.client.get_collection(self.chunks.name, embedding_function=self._function)
+            self.sentences = self.client.get_collection(self.sentences.name, embedding_function=self._function)
+        except Exception:  # mid-rebuild elsewhere: keep answering from what we have
+            log.debug("collections not readable right now; keeping the previous view")
 
     def _check_model(self) -> None:
         meta = self.chunks.metadata or {}

@@ -26,6 +26,24 @@ import netblock  # noqa: E402
 netblock.install()
 
 
+# Figures the reliability tests add to; printed at the end of the run.
+RELIABILITY = {
+    "inputs tried": 0,
+    "documents tried": 0,
+    "kills injected": 0,
+    "concurrent runs": 0,
+    "failures": 0,
+    "vectors lost": 0,
+    "duplicates": 0,
+}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if any(RELIABILITY.values()):
+        figures = ", ".join(f"{name} = {value}" for name, value in RELIABILITY.items())
+        terminalreporter.write_line(f"reliability: {figures}")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="also run the long fuzz/crash loops")
 

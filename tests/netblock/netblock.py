@@ -6,6 +6,7 @@ subprocesses the tests start (they put this folder on PYTHONPATH)."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 
 _original_connect = socket.socket.connect
@@ -28,15 +29,23 @@ def _allowed(sock: socket.socket, address: object) -> bool:
         return False  # a host name other than localhost would need DNS: refuse
 
 
+def _refuse(address: object) -> None:
+    log = os.environ.get("NETBLOCK_LOG")
+    if log:  # record the attempt too: a library may swallow the exception
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{address!r}\n")
+    raise NetworkBlocked(f"outbound network blocked in tests: {address!r}")
+
+
 def _connect(self: socket.socket, address: object) -> None:
     if not _allowed(self, address):
-        raise NetworkBlocked(f"outbound network blocked in tests: {address!r}")
+        _refuse(address)
     return _original_connect(self, address)  # type: ignore[arg-type]
 
 
 def _connect_ex(self: socket.socket, address: object) -> int:
     if not _allowed(self, address):
-        raise NetworkBlocked(f"outbound network blocked in tests: {address!r}")
+        _refuse(address)
     return _original_connect_ex(self, address)  # type: ignore[arg-type]
 
 
