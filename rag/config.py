@@ -7,6 +7,7 @@ reads the environment.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,6 +25,12 @@ class Settings:
     max_question_chars: int = 2000
     chunk_chars: int = 900  # paragraphs longer than this are split at sentence boundaries
     max_file_mb: float = 20.0  # larger files are skipped with a message
+    answerer: str = "extractive"  # extractive | gguf:<path> | openai:<base_url>|<model>
+    answer_timeout_s: float = 60.0  # generative backends only
+    answer_max_tokens: int = 192
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
     top_k: int = 5  # chunks handed to the answerer after fusion
     candidates: int = 20  # per retriever, before fusion
     abstain_threshold: float = 0.39  # calibrated on the dev split (python -m evals.calibrate)
@@ -39,6 +46,12 @@ class Settings:
             raise ValueError("top_k must be between 1 and candidates")
         if not 0.0 <= self.abstain_threshold <= 1.0:
             raise ValueError("abstain_threshold must be between 0 and 1")
+        if not re.fullmatch(r"extractive|gguf:.*|openai:.*", self.answerer):
+            raise ValueError(
+                f"answerer must be extractive, gguf:<path> or openai:<base_url>|<model>, got {self.answerer!r}"
+            )
+        if self.answer_timeout_s <= 0:
+            raise ValueError("answer_timeout_s must be positive")
         if self.chroma_url is not None and not self.chroma_url.startswith(("http://", "https://")):
             raise ValueError(f"chroma_url must start with http:// or https://, got {self.chroma_url!r}")
 
@@ -51,7 +64,15 @@ class Settings:
         for name, var in paths.items():
             if env.get(PREFIX + var):
                 values[name] = Path(env[PREFIX + var]).expanduser()
-        strings = {"chroma_url": "CHROMA_URL", "collection": "COLLECTION", "model_path": "MODEL_PATH"}
+        strings = {
+            "chroma_url": "CHROMA_URL",
+            "collection": "COLLECTION",
+            "model_path": "MODEL_PATH",
+            "answerer": "ANSWERER",
+            "openai_base_url": "OPENAI_BASE_URL",
+            "openai_model": "OPENAI_MODEL",
+            "openai_api_key": "OPENAI_API_KEY",
+        }
         for name, var in strings.items():
             if env.get(PREFIX + var):
                 values[name] = env[PREFIX + var]
@@ -63,6 +84,8 @@ class Settings:
             "candidates": ("CANDIDATES", int),
             "abstain_threshold": ("ABSTAIN_THRESHOLD", float),
             "focus_penalty": ("FOCUS_PENALTY", float),
+            "answer_timeout_s": ("ANSWER_TIMEOUT", float),
+            "answer_max_tokens": ("ANSWER_MAX_TOKENS", int),
         }
         for name, (var, kind) in numbers.items():
             raw = env.get(PREFIX + var)
@@ -73,6 +96,15 @@ class Settings:
                     raise ValueError(f"{PREFIX}{var} must be a number, got {raw!r}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+    def openai_env(self) -> dict[str, str]:
+        """The OpenAI-compatible endpoint settings, for the generative backend."""
+        pairs = {
+            "OPENAI_BASE_URL": self.openai_base_url,
+            "OPENAI_MODEL": self.openai_model,
+            "OPENAI_API_KEY": self.openai_api_key,
+        }
+        return {PREFIX + k: v for k, v in pairs.items() if v}
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ _NUMBER = re.compile(
     re.I,
 )
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9}
-_SCALES["trillion"] = 1e12
+_SCALES |= {"trillion": 1e12}
 _WORD_NUMBER = re.compile(
     r"\b(" + "|".join(WORD_VALUES) + r")\b(?:[\s-]+(thousand|million|billion|trillion)\b)?(\s*(?:%|percent|per cent))?",
     re.I,
@@ -48,7 +48,7 @@ _INSTRUCTION = re.compile(
     r"|^\s*(?:system|assistant|developer|user)\s*:"
     r"|\b(?:reveal|show|print|repeat|output|leak)\b[^.?!\n]*\b(?:system prompt|your prompt|hidden prompt|instructions|your rules)\b"
     r"|\b(?:you are now|from now on|new instructions?|instead,? (?:reply|respond|say|answer|output|write))\b"
-    r"|\b(?:reply|respond|answer|say|output|print|write)\s+(?:only\s+|just\s+|with\s+|exactly\s+)*[\"'“]?[A-Z0-9][A-Z0-9_-]{3,}",
+    r"|\b(?:reply|respond|answer|say|output|print|write)\s+(?:only\s+|just\s+|with\s+|exactly\s+)*[\"'“]?(?-i:[A-Z0-9][A-Z0-9_-]{3,})\b",
     re.I | re.M,
 )
 _SENTENCES = re.compile(r"[^.!?\n]+[.!?]*")
