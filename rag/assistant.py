@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -292,6 +292,27 @@ class Assistant:
             return self._answer_parts(parts, turns)
         result: Answer = self.chain.invoke({"question": text, "history": turns})
         return result
+
+    def stream(self, question: str, history: History | None = None) -> Generator[str, None, Answer]:
+        """Yield a generative backend's text as it is produced; return the final Answer.
+
+        The pieces are provisional: show the returned Answer's text at the end (the guard may
+        have replaced the generated text). Without a streaming backend, one piece: the answer."""
+        text = validate_question(question, self.settings.max_question_chars)
+        turns = validate_history(history)
+        stream = getattr(self.answerer, "stream", None)
+        if stream is None or len(split_compound(text)) > 1 or not len(self.lexical()):
+            answer = self.answer(text, turns)
+            yield answer.text
+            return answer
+        state = self._retrieve(self._understand({"question": text, "history": turns}))
+        started = time.perf_counter()
+        answer = yield from stream(state["evidence"])
+        timings = {**state["timings"], "answer": _ms(started)}
+        timings["total"] = round(sum(timings.values()), 3)
+        from dataclasses import replace
+
+        return replace(answer, timings=timings)
 
     def _answer_parts(self, parts: list[str], turns: list[dict[str, str]]) -> Answer:
         """Answer each part of a compound question in turn (later parts may refer to earlier ones)."""

@@ -200,7 +200,11 @@ def _respond(assistant: Any, question: str, history: list[dict[str, Any]]) -> It
         )
         yield [*history, _notice(message)], SOURCES_EMPTY
         return
+    streaming = getattr(getattr(assistant, "answerer", None), "stream", None) is not None
     try:
+        if streaming:  # a generative backend: show its tokens as they come
+            yield from _stream_tokens(assistant, question, history)
+            return
         answer: Answer = assistant.answer(question, _backend_history(history[:-1]))
     except QuestionError as exc:  # other bad input (e.g. only control characters)
         yield [*history, _notice(f"I can't answer that: {exc}.")], SOURCES_EMPTY
@@ -216,6 +220,23 @@ def _respond(assistant: Any, question: str, history: list[dict[str, Any]]) -> It
         text = badge + html.escape(" ".join(words[:end]), quote=False) + " …"
         yield [*history, {"role": "assistant", "content": text}], gr.skip()
         time.sleep(STREAM_DELAY)
+    final = badge + html.escape(answer.text, quote=False) + _meta(answer)
+    yield [*history, {"role": "assistant", "content": final}], _sources_html(answer)
+
+
+def _stream_tokens(assistant: Any, question: str, history: list[dict[str, Any]]) -> Iterator[tuple[Any, Any]]:
+    """Token streaming from a generative backend; the final text replaces the provisional one
+    (the figure guard may have swapped in the extractive answer, with a note)."""
+    pieces = assistant.stream(question, _backend_history(history[:-1]))
+    text = ""
+    while True:
+        try:
+            text += next(pieces)
+        except StopIteration as done:
+            answer: Answer = done.value
+            break
+        yield [*history, {"role": "assistant", "content": html.escape(text, quote=False) + " …"}], gr.skip()
+    badge = '<span class="ui-abstain">Not in the documents</span>\n' if answer.abstained else ""
     final = badge + html.escape(answer.text, quote=False) + _meta(answer)
     yield [*history, {"role": "assistant", "content": final}], _sources_html(answer)
 
