@@ -29,6 +29,7 @@ from rag.wordsim import WordSimilarity
 FIGURE_TYPES = ("count", "money", "percent")
 # The mention kinds that can answer each expected type.
 KINDS = {"count": ("count",), "money": ("money",), "percent": ("percent",), "quantity": FIGURE_TYPES}
+_FUTURE_WORDS = re.compile(r"\b(?:will|plans? to|is to|are to|upcoming|scheduled|forthcoming)\b", re.I)
 _NOW_WORDS = re.compile(r"\b(?:today|now|currently|current|presently|ongoing)\b", re.I)
 _SYNONYM_MIN = 0.55
 MIN_SEMANTIC = 0.2
@@ -203,6 +204,8 @@ class ExtractiveAnswerer(Answerer):
             return False  # shares words with the question but not its meaning
         if looks_like_instructions(text):
             return False  # a document's instructions to an assistant are data, never an answer
+        if q.future and _FUTURE_WORDS.search(text):
+            c.soft_penalty -= 0.1  # tense agrees: "when does the next one launch" ~ "which will launch in January"
         if q.cumulative and not q.now and _NOW_WORDS.search(text):
             c.soft_penalty += 0.1  # "in total" is not what is ongoing now
         if q.now and not q.years and q.answer_type in KINDS:

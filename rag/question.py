@@ -41,6 +41,7 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
 )
 _AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|can|could|would|should)"
 _NOW = re.compile(r"\b(?:today|now|currently|current|presently|at present|these days|nowadays|ongoing)\b", re.I)
+_FUTURE = re.compile(r"\b(?:will|next|upcoming|going to|supposed to|planned|plans? to|scheduled|coming)\b", re.I)
 _CUMULATIVE = re.compile(
     r"\b(?:in total|total|overall|so far|to date|altogether|all told|ever|cumulative(?:ly)?|in all)\b", re.I
 )
@@ -153,6 +154,7 @@ class Question:
     now: bool = False  # "today", "currently": prefer present figures
     since: bool = False  # "since when", "starting in what year": the start of something
     cumulative: bool = False  # "in total", "so far": prefer running totals over current figures
+    future: bool = False  # "when will ...", "the next one": prefer what the documents say is coming
     relative_time: tuple[str, ...] = ()  # "last year": the sentence must say so too
     operation: str = ""  # "sum" | "difference" | ""
     asserted: tuple[str, ...] = ()  # figures the question states (checked against the documents)
@@ -290,6 +292,7 @@ def analyse(text: str) -> Question:
             )
         ),
         cumulative=bool(_CUMULATIVE.search(ask)),
+        future=bool(_FUTURE.search(ask)),
         relative_time=tuple(m.group(0).lower() for m in _RELATIVE_TIME.finditer(ask)),
         operation=_operation(ask, kind),
         asserted=asserted,

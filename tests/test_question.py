@@ -80,3 +80,8 @@ def test_elliptical_follow_up_inherits_type_and_focus_and_replaces_the_time():
 def test_standalone_question_with_history_is_left_alone():
     q = resolve("When was the first CPC Partnership signed?", HISTORY)
     assert q.retrieval_text == q.text
+
+
+def test_future_tense_is_noticed():
+    assert analyse("When does the next challenge launch?").future
+    assert not analyse("When was the first CPC Partnership signed?").future
