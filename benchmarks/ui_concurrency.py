@@ -71,7 +71,11 @@ def main() -> None:
             started = time.perf_counter()
             history, _sources = client.predict(question, [], api_name="/ask")
             elapsed = (time.perf_counter() - started) * 1000
-            text = history[-1]["content"][0]["text"] if isinstance(history[-1]["content"], list) else history[-1]["content"]
+            text = (
+                history[-1]["content"][0]["text"]
+                if isinstance(history[-1]["content"], list)
+                else history[-1]["content"]
+            )
             with lock:
                 latencies.append(elapsed)
                 if expected not in text:

@@ -1,0 +1,321 @@
+"""Run the comparison and the scale benchmarks, then print one summary of every number
+against its target (PASS/MISS), with a diagnosis for each miss; write
+benchmarks/results/summary.json and benchmarks/results/latency_vs_size.png.
+
+    .venv/bin/python benchmarks/run_all.py            # compare.py, then scale.py, then the summary
+    .venv/bin/python benchmarks/run_all.py --summary-only   # re-summarise the last results
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import RESULTS, load_json, machine, offline, write_json  # noqa: E402
+
+# What profiling showed when these targets were missed (py-spy / cProfile on this machine;
+# see the final report of the benchmark work). Printed next to the in-run diagnosis.
+PROFILE_NOTES: dict[str, str] = {
+    "warm p50": (
+        "cProfile/py-spy of warm answers: the embed stage is torch's BERT forward pass (nn.linear ~55%, "
+        "layer_norm ~19%, attention, gelu) for one short query; retrieval (Chroma query + get) and the "
+        "extractive answerer are a few ms each. With other processes on the 2 cores, torch's 2 intra-op "
+        "threads wait on each other: one query took 46-79 ms on 2 threads vs 19-21 ms with "
+        "torch.set_num_threads(1) under load 4-5 (on a quiet machine: 12.6 ms vs 14.7 ms; see "
+        "floors.diagnostic_embed_one_query_ms_p50_torch_1_thread in compare.json)."
+    ),
+    "warm p50 / one-query embed floor": "as for warm p50: the embed stage dominates.",
+    "cold start / import+load floor": (
+        "py-spy of `factsheet-qa ask`: importing langchain_core.runnables for the LCEL chain (~0.3 s, "
+        "outside the floor) and the first answer (~0.3 s: the question's word vectors, the answerer) are "
+        "what ours adds over the floor."
+    ),
+    "cold start vs the peer": (
+        "py-spy: both pay the same imports (sentence_transformers ~5 s, torch, chromadb) and the same "
+        "langchain_core import (~0.3 s); ours then spends ~0.3 s more on its first answer (word vectors for "
+        "the question, sentence scoring) than the peer's single retrieval. Measured on a quiet machine: "
+        "ours 6.9-7.3 s vs the peer 7.2-7.3 s, so the two are within run-to-run noise of each other."
+    ),
+    "ingestion throughput / raw encode throughput": (
+        "py-spy of an 8-file ingest (24 s): 97% in rag/indexing.py _write_file, of which 57% is line 120 "
+        "(embedding the chunk texts, up to 900 chars each) and 42% line 123 (embedding the same text again "
+        "as sentences); Chroma upserts 0.3%, HTML parsing ~3%. The raw baseline only does the second pass, "
+        "so ours cannot exceed ~0.45x of it while it embeds every chunk and every sentence."
+    ),
+    "query p50 at 100k chunks": (
+        "cProfile of 10 answers at 102k chunks: torch's forward pass for the query (nn.linear, layer_norm, "
+        "gelu, attention) dominates; the rest is BM25 in rag/lexical.py search (np.asarray of the 100k "
+        "chunk lengths on every query ~4 ms, a full np.argsort of 100k scores ~3 ms, np.fromiter over long "
+        "postings ~3 ms) and the Chroma query (~3 ms). The retrieve stage grows from 3.5 ms at 1k to 11 ms "
+        "at 10k and ~18 ms at 100k."
+    ),
+}
+
+
+def _run(script: str, env: dict[str, str]) -> float:
+    print(f"\n=== {script} ===", flush=True)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script)], cwd=ROOT, env=env)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{script} failed (exit {done.returncode})")
+    print(f"=== {script}: {seconds:.0f} s ===", flush=True)
+    return seconds
+
+
+def _check(
+    name: str, value: Any, target: str, passed: bool | None, unit: str = "", diagnosis: str = ""
+) -> dict[str, Any]:
+    status = "n/a" if passed is None else "PASS" if passed else "MISS"
+    out = {"metric": name, "value": value, "unit": unit, "target": target, "status": status}
+    if status != "PASS":
+        note = next((v for k, v in PROFILE_NOTES.items() if name == k or name.startswith(k + " (")), "")
+        out["why"] = " ".join(x for x in (diagnosis, f"Profile: {note}" if note else "") if x)
+    return out
+
+
+def _stages(stages: dict[str, float]) -> str:
+    parts = {k: v for k, v in stages.items() if k != "total"}
+    top = max(parts, key=lambda k: parts[k]) if parts else "?"
+    listing = ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+    return f"stage p50s (ms): {listing}; largest: {top}."
+
+
+def _passes(ing: dict[str, Any]) -> str:
+    passes = ing.get("ours_encode_passes")
+    if not passes:
+        return ""
+    c, s = passes["chunk_texts"], passes["sentence_texts"]
+    return (
+        f" Chunk-text pass: {c['seconds']} s for {c['items']:,} texts ({c['chars']:,} chars); sentence pass: "
+        f"{s['seconds']} s for {s['items']:,} sentences, vs {ing['raw_encode_s']} s for the same sentences "
+        "encoded in one call (per-file batches sort and pad less well)."
+    )
+
+
+def checks(compare: dict[str, Any] | None, scale: dict[str, Any] | None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if compare:
+        t = compare["table"]
+        d = compare["details"]
+        warm = t["warm latency p50"]
+        stage_note = _stages(d["warm_ours_stage_p50_ms"])
+        rows.append(_check("warm p50", warm["ours"], "<= 30 ms", warm["ours"] <= 30, "ms", stage_note))
+        rows.append(
+            _check(
+                "warm p50 / one-query embed floor",
+                warm["ours_over_floor"],
+                "<= 3x",
+                warm["ours_over_floor"] <= 3,
+                "x",
+                f"floor (embed one query) p50 {warm['floor']} ms; {stage_note}",
+            )
+        )
+        rows.append(_check("warm p95", t["warm latency p95"]["ours"], "(reported)", None, "ms"))
+        rows.append(_check("warm p50, peer (retrieve only)", warm["peer"], "(reported)", None, "ms"))
+        acc = t["answer accuracy (answerable)"]
+        rows.append(
+            _check(
+                "answer accuracy vs the peer's upper bound",
+                f"{acc['ours']} vs {acc['peer']}",
+                "ours > peer",
+                acc["ours"] > acc["peer"],
+            )
+        )
+        overall = t["overall accuracy (incl. abstain)"]
+        rows.append(
+            _check(
+                "overall accuracy (incl. abstain) vs the peer",
+                f"{overall['ours']} vs {overall['peer']}",
+                "ours > peer",
+                overall["ours"] > overall["peer"],
+            )
+        )
+        cold = t["cold start to first answer, min"]
+        phases = d["cold_ours_phases_s"]
+        beyond = {
+            k: v
+            for k, v in phases.items()
+            if not k.startswith(("import torch", "import sentence", "import chromadb", "load model"))
+        }
+        phase_note = (
+            f"ours {cold['ours']} s vs floor {cold['floor']} s (+{cold['ours'] - cold['floor']:.2f} s); "
+            f"steps beyond the floor in a phased child run (s): "
+            + ", ".join(f"{k} {v}" for k, v in beyond.items())
+            + "; process start + interpreter shutdown make up the rest."
+        )
+        rows.append(
+            _check(
+                "cold start / import+load floor",
+                cold["ours_over_floor"],
+                "<= 1.3x",
+                cold["ours_over_floor"] <= 1.3,
+                "x",
+                phase_note,
+            )
+        )
+        rows.append(
+            _check(
+                "cold start vs the peer",
+                f"{cold['ours']} s vs {cold['peer']} s",
+                "ours < peer",
+                cold["ours"] < cold["peer"],
+                "",
+                phase_note,
+            )
+        )
+        for name in (
+            "index build, median",
+            "answers/s, 1 thread",
+            "answers/s, 2 threads",
+            "answers/s, 4 threads",
+            "peak RSS, build + answer all",
+        ):
+            r = t[name]
+            rows.append(
+                _check(
+                    f"{name} (ours/peer {r['ours_over_peer']}, ours/floor {r['ours_over_floor']})",
+                    f"{r['ours']} vs peer {r['peer']}",
+                    "(reported)",
+                    None,
+                    r["unit"],
+                )
+            )
+    if scale:
+        ing = scale["ingestion"]
+        rows.append(
+            _check(
+                "ingestion throughput / raw encode throughput",
+                ing["ours_over_raw_throughput"],
+                ">= 0.8",
+                ing["ours_over_raw_throughput"] >= 0.8,
+                "x",
+                (
+                    f"ours encodes {ing['ours_encode_items']:,} items ({ing['chunks']:,} chunks + "
+                    f"{ing['sentences']:,} sentences, {ing['ours_encode_chars']:,} chars) in "
+                    f"{ing['ours_encode_calls']} calls vs the raw baseline's {ing['raw_encode_items']:,} sentences "
+                    f"({ing['raw_encode_chars']:,} chars): {ing['encode_work_ratio_chars']}x the characters. "
+                    f"Encoding is {ing['ours_encode_share']:.0%} of our ingest time ({ing['ours_encode_s']} of "
+                    f"{ing['ours_s']} s); the rest (HTML parsing, chunking, Chroma upserts) is "
+                    f"{ing['ours_non_encode_s']} s." + _passes(ing)
+                ),
+            )
+        )
+        re_ = scale["reingest"]
+        rows.append(
+            _check(
+                "re-ingest of an unchanged 70 MB corpus (extrapolated)",
+                re_["extrapolated_70mb_s"],
+                "<= 10 s",
+                re_["extrapolated_70mb_s"] <= 10,
+                "s",
+                f"hash check {re_['full_hash_check_mb_per_s']} MB/s.",
+            )
+        )
+        q = scale["query"]
+        sizes = q["sizes"]
+        for s in sizes:
+            rows.append(
+                _check(
+                    f"query p50/p95 at {s['chunks']:,} chunks (embedding the question alone then: "
+                    f"{s.get('floor_embed_one_query_p50_ms', '?')} ms)",
+                    f"{s['p50_ms']} / {s['p95_ms']}",
+                    "(reported)",
+                    None,
+                    "ms",
+                )
+            )
+        largest = sizes[-1] if sizes else None
+        if largest:
+            ok = q["reached_100k"] and largest["p50_ms"] <= 60
+            diag = _stages(largest["stage_p50_ms"])
+            if "floor_embed_one_query_p50_ms" in largest:
+                diag += (
+                    f" Embedding the question alone during the same pass: {largest['floor_embed_one_query_p50_ms']} ms "
+                    f"(reference before the inserts: {largest.get('reference_floor_ms', '?')} ms; "
+                    f"re-measured {largest.get('busy_machine_retries', 0)} time(s) for a busy machine"
+                    f"{', still busy' if largest.get('still_busy') else ''}), so retrieval + answering took "
+                    f"~{largest['p50_ms'] - largest['floor_embed_one_query_p50_ms']:.1f} ms of the p50."
+                )
+            if q["profile_largest_top_own_time"]:
+                diag += " cProfile top own time: " + "; ".join(q["profile_largest_top_own_time"][:3]) + "."
+            if not q["reached_100k"]:
+                diag = f"100k not reached ({q['note']}). " + diag
+            rows.append(
+                _check(
+                    f"query p50 at 100k chunks (measured at {largest['chunks']:,})",
+                    largest["p50_ms"],
+                    "<= 60 ms",
+                    ok,
+                    "ms",
+                    diag,
+                )
+            )
+            rows.append(
+                _check(
+                    f"BM25 build at {largest['chunks']:,} chunks (first use)",
+                    largest["bm25_build_s"],
+                    "(reported)",
+                    None,
+                    "s",
+                )
+            )
+    return rows
+
+
+def print_summary(rows: list[dict[str, Any]], durations: dict[str, float]) -> None:
+    width = max(len(r["metric"]) for r in rows)
+    print("\n" + "=" * 100)
+    print("SUMMARY")
+    print("=" * 100)
+    for r in rows:
+        value = (
+            f"{r['value']}{(' ' + r['unit']) if r['unit'] and r['unit'] != 'x' else ('x' if r['unit'] == 'x' else '')}"
+        )
+        print(f"{r['status']:<5} {r['metric']:<{width}}  {value:<24} target {r['target']}")
+        if r.get("why"):
+            print(f"      why: {r['why']}")
+    if durations:
+        print("\nscript durations: " + ", ".join(f"{k} {v:.0f} s" for k, v in durations.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--summary-only", action="store_true", help="summarise the existing JSON results")
+    args = parser.parse_args()
+    env = offline()
+    durations: dict[str, float] = {}
+    if not args.summary_only:
+        durations["compare.py"] = _run("compare.py", env)
+        durations["scale.py"] = _run("scale.py", env)
+    compare, scale = load_json("compare.json"), load_json("scale.json")
+    rows = checks(compare, scale)
+    try:
+        from benchmarks.chart import draw
+
+        chart = draw(compare, scale, RESULTS / "latency_vs_size.png")
+        chart_note = str(chart.relative_to(ROOT))
+    except ImportError as exc:
+        chart_note = f"not drawn ({exc}); install matplotlib"
+    print_summary(rows, durations)
+    previous = load_json("summary.json") or {}
+    summary = machine() | {
+        "checks": rows,
+        "missed": [r["metric"] for r in rows if r["status"] == "MISS"],
+        "script_seconds": {k: round(v, 1) for k, v in durations.items()} or previous.get("script_seconds", {}),
+        "chart": chart_note,
+    }
+    path = write_json("summary.json", summary)
+    print(f"\nwritten to {path.relative_to(ROOT)}; chart: {chart_note}")
+
+
+if __name__ == "__main__":
+    main()
