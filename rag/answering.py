@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -83,7 +83,6 @@ class _Candidate:
     retrieval: float = 0.0  # the chunk's fused retrieval score, scaled to 0..0.1
     score: float = 0.0
     soft_penalty: float = 0.0
-    reasons: list[str] = field(default_factory=list)
 
 
 def abstention(question: Question, why: str = "") -> Answer:
@@ -238,7 +237,6 @@ class ExtractiveAnswerer(Answerer):
             # A "why/what" question's year is often a premise ("since it started in 2012"):
             # answer from the sentence that dates it differently, and say so.
             c.soft_penalty += 0.15
-            c.reasons.append("year")
         folded = fold(text)
         for ordinal in () if q.operation else q.ordinals:
             if ordinal in tokens(text):

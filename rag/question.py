@@ -187,7 +187,6 @@ def strip_instructions(text: str) -> tuple[str, bool]:
 
 
 def answer_type(text: str) -> str:
-    lowered = " ".join(tokens(text)) if text else ""
     lowered = text.lower()
     for name, pattern in _TYPE_RULES:
         if re.search(pattern, lowered):
