@@ -33,6 +33,7 @@ bench: $(VENV)/.dev             ## ours vs the LangChain tutorial pipeline, scal
 	@test -d /usr/share/doc/python3.11/html || (apt-get update -qq && apt-get install -y -qq python3.11-doc >/dev/null) \
 		|| echo "note: could not install python3.11-doc (needs root); the scale benchmark will say so"
 	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/latency.py
 	$(BIN)/python benchmarks/ui_concurrency.py
 
 ingest: $(VENV)/.runtime

@@ -300,8 +300,40 @@ def measure_warm(assistant: Any, peer: Any, items: list[Any], model: Any) -> dic
         "peer_ms": theirs,
         "floor_ms": floor,
         "ours_stage_p50_ms": {k: round(median(v), 2) for k, v in stages.items()},
+        "ours_stage_p95_ms": {k: round(percentile(v, 95), 2) for k, v in stages.items()},
         "accuracy": accuracy,
     }
+
+
+def _busy(warm: dict[str, Any]) -> bool:
+    """The machine was busy during a warm pass when embedding a question alone took, at the
+    median, over 1.5x its 5th percentile (what it takes when nothing else is running)."""
+    return median(warm["floor_ms"]) > 1.5 * percentile(warm["floor_ms"], 5)
+
+
+def measure_warm_settled(assistant: Any, peer: Any, items: list[Any], model: Any, retries: int = 1) -> dict[str, Any]:
+    """measure_warm, repeated after a pause (up to `retries` times) while the interleaved floor
+    says other processes were competing for the CPU; the pass with the lowest floor is kept."""
+    best = measure_warm(assistant, peer, items, model)
+    attempts = [best]
+    while _busy(best) and len(attempts) <= retries:
+        print("  the machine was busy (see the floor); measuring again ...", flush=True)
+        time.sleep(5)
+        again = measure_warm(assistant, peer, items, model)
+        attempts.append(again)
+        if median(again["floor_ms"]) < median(best["floor_ms"]):
+            best = again
+    best["attempts"] = [
+        {
+            "ours_p50_ms": round(percentile(a["ours_ms"], 50), 2),
+            "peer_p50_ms": round(percentile(a["peer_ms"], 50), 2),
+            "floor_p50_ms": round(median(a["floor_ms"]), 2),
+            "floor_p5_ms": round(percentile(a["floor_ms"], 5), 2),
+        }
+        for a in attempts
+    ]
+    best["still_busy"] = _busy(best)
+    return best
 
 
 def measure_threads(assistant: Any, peer: Any, questions: list[str]) -> dict[str, dict[int, float]]:
@@ -465,7 +497,10 @@ def assemble(
             "cold_floor_s": [round(s, 2) for s in cold["floor"]],
             "cold_ours_phases_s": cold["phases"],
             "warm_questions": len(warm["ours_ms"]),
+            "warm_attempts": warm.get("attempts", []),
+            "warm_still_busy": warm.get("still_busy", False),
             "warm_ours_stage_p50_ms": warm["ours_stage_p50_ms"],
+            "warm_ours_stage_p95_ms": warm["ours_stage_p95_ms"],
             "accuracy": acc,
             "peak_rss_vmhwm_mb": {
                 "ours": _r(rss["ours_vmhwm_kib"] / 1024, 0),
@@ -516,6 +551,7 @@ def main() -> None:
         return
 
     started = time.perf_counter()
+    at_start = machine()
     from benchmarks.peer import Peer
     from evals.runner import load_suite
     from rag.embedding import SentenceTransformerEmbedder
@@ -535,7 +571,7 @@ def main() -> None:
         print("floors in-process ...", flush=True)
         floor = measure_floor_inprocess(embedder, questions, max(args.repeats, 3))
         print("warm latency + accuracy ...", flush=True)
-        warm = measure_warm(assistant, peer, items, embedder._model)
+        warm = measure_warm_settled(assistant, peer, items, embedder._model)
         print("answers per second ...", flush=True)
         threads = measure_threads(assistant, peer, questions)
         print("cold starts (subprocesses) ...", flush=True)
@@ -544,7 +580,7 @@ def main() -> None:
         rss = measure_rss(env)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    result = machine() | assemble(builds, cold, floor, warm, threads, rss, warm["accuracy"])
+    result = at_start | assemble(builds, cold, floor, warm, threads, rss, warm["accuracy"])
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["load_average_at_end"] = machine()["load_average_at_start"]
     print()
