@@ -110,13 +110,20 @@ class ExtractiveAnswerer(Answerer):
         best_fused = max((h.score for h in evidence.hits), default=1.0) or 1.0
         for hit in evidence.hits:
             context = _terms_of(f"{hit.chunk.title} {hit.chunk.heading} {hit.chunk.text}")
+            previous: _Candidate | None = None
             for i, sentence in enumerate(hit.chunk.sentences):
                 vector = evidence.sentence_vectors.get(f"{hit.chunk.id}:{i}")
                 semantic = _semantic(evidence, vector)
                 words = _terms_of(sentence.text)
                 own = words | _acronyms(sentence.text) | _expanded_acronyms(q.terms, words)
                 coverage = _coverage(weights, own, context)
+                if previous is not None and _continues(previous.sentence.text, sentence.text, evidence.df_ratio):
+                    # "The first CPC Partnership was signed ..." goes on about what the sentence
+                    # before introduced: it is about what that sentence is about, too.
+                    semantic = max(semantic, (semantic + previous.semantic) / 2)
+                    coverage = max(coverage, (coverage + previous.coverage) / 2)
                 candidate = _Candidate(hit, i, sentence, semantic, coverage, list(figures.mentions(sentence.text)))
+                previous = candidate
                 candidate.retrieval = 0.1 * hit.score / best_fused
                 _rescore(candidate)
                 candidates.append(candidate)
@@ -128,13 +135,25 @@ class ExtractiveAnswerer(Answerer):
 
     def _term_weights(self, q: Question, evidence: Evidence) -> dict[str, float]:
         weights: dict[str, float] = {}
+        own: dict[str, float] = {}
         for terms, factor in ((q.terms, 1.0), (q.context_terms, 0.5)):
             for term in terms:
                 if term.isdigit() or term in weights:
                     continue  # figures and years are checked as constraints, not as words
+                if q.confirm and evidence.df_ratio(term) == 0.0 and not evidence.resolve_term(term):
+                    continue  # a claimed name the documents never use is checked, not searched for
                 resolved = evidence.resolve_term(term) or term
                 framing = 0.3 if term in FRAMING or stem(term) in _FRAMING_STEMS else 1.0
                 weights[resolved] = max(weights.get(resolved, 0.0), factor * framing * evidence.idf(resolved))
+            if factor == 1.0:
+                own = dict(weights)
+        # Earlier turns say what a follow-up is about; its own words say what it asks. The
+        # context may weigh as much as the question's own words, never more.
+        own_total = sum(own.values())
+        context_total = sum(w for t, w in weights.items() if t not in own)
+        if own_total and context_total > own_total:
+            scale = own_total / context_total
+            weights = {t: w if t in own else w * scale for t, w in weights.items()}
         return weights
 
     def _synonym_pass(self, q: Question, weights: dict[str, float], top: list[_Candidate]) -> None:
@@ -180,6 +199,10 @@ class ExtractiveAnswerer(Answerer):
         best = max(viable, key=lambda c: c.score - c.soft_penalty)
         if best.score - best.soft_penalty < self.threshold:
             return abstention(q)
+        if q.operation == "span":
+            span = self._span(q, viable)
+            if span is not None:
+                return span
         if q.operation and q.answer_type in KINDS:
             computed = self._compute(q, viable)
             if computed is not None:
@@ -218,6 +241,13 @@ class ExtractiveAnswerer(Answerer):
         if q.answer_type == "name" and not _names(q, c):
             return False  # no name here that the question did not already give
         if (
+            q.answer_type == "name"
+            and q.wants_person
+            and not q.confirm
+            and not any(_looks_like_person(text, m) for m in _names(q, c))
+        ):
+            return False  # "who led the office before X": an office or a country is no answer
+        if (
             q.years
             and not q.operation
             and q.answer_type in KINDS
@@ -231,6 +261,8 @@ class ExtractiveAnswerer(Answerer):
         if q.operation and q.years:
             if not set(q.years) & sentence_years:
                 return False  # each operand needs one of the years; the operands may sit apart
+        elif q.years and any(_since(q.text, y) != _since(text, y) for y in q.years if y in sentence_years):
+            return False  # "in 2009" is one year; "since 2009" is everything after it
         elif q.years and not set(q.years) <= sentence_years:
             if q.answer_type != "description" or not sentence_years:
                 return False
@@ -256,6 +288,8 @@ class ExtractiveAnswerer(Answerer):
             and not any(_entity_in(e, local, common, unknown) for e in specific)
         ):
             return False  # a figure or date must be about one of the things the question names
+        if q.operation and any(_entity_in(e, local, common) for e in q.entities):
+            return True  # one operand of a computation: it need only be about one of the things named
         for entity in q.entities + q.context_entities:
             if _entity_in(entity, local, common):
                 continue
@@ -370,6 +404,26 @@ class ExtractiveAnswerer(Answerer):
         cited = [ca] if ca is cb else [ca, cb]
         return self._reply(q, cited, short, computed=formula)
 
+    def _span(self, q: Question, viable: list[_Candidate]) -> Answer | None:
+        """Years between two events: the year of the best sentence and the different year
+        of the next best one ("launched ... in 2013", "In 2016, the partners announced")."""
+        chosen: list[tuple[int, _Candidate]] = []
+        for c in sorted(viable, key=lambda c: -(c.score - c.soft_penalty))[:4]:
+            dated = [m for m in _dates(q, c) if figures.years(m.text)]
+            if not dated:
+                continue
+            year = int(next(iter(figures.years(_best_by_proximity(q, c, dated).text))))
+            if all(year != y and c is not o for y, o in chosen):
+                chosen.append((year, c))
+            if len(chosen) == 2:
+                break
+        if len(chosen) < 2:
+            return None
+        (late, _), (early, _) = sorted(chosen, key=lambda pair: -pair[0])
+        years_ = late - early
+        short = f"{years_} year{'s' if years_ != 1 else ''}"
+        return self._reply(q, [chosen[0][1], chosen[1][1]], short, computed=f"{late} \u2212 {early}")
+
     def _reply(
         self, q: Question, cited: list[_Candidate], short: str, *, computed: str = "", correction: str = ""
     ) -> Answer:
@@ -409,6 +463,26 @@ def _semantic(evidence: Evidence, vector: np.ndarray | None) -> float:
     if evidence.question_vector is not None and evidence.question_vector is not evidence.query_vector:
         score = 0.5 * (score + float(evidence.question_vector @ vector))
     return score
+
+
+_CONTINUING = re.compile(
+    r"^(?:The|This|These|That|Those|Such|Its|Their|Both)\s+((?:[\w'\u2019-]+\s+){0,3}[\w'\u2019-]+)"
+)
+
+
+def _continues(before: str, sentence: str, df_ratio: Callable[[str], float]) -> bool:
+    """The sentence opens with a definite reference to something the sentence before
+    introduced ("... the Child Protection Compact (CPC) Partnership program ..." -> "The
+    first CPC Partnership was signed ..."). Words most of the corpus uses don't count."""
+    match = _CONTINUING.match(sentence)
+    if not match:
+        return False
+    introduced = _terms_of(before) | _acronyms(before, 2)
+    return any(term in introduced and df_ratio(term) < 0.25 for term in _terms_of(match.group(1)) if not term.isdigit())
+
+
+def _since(text: str, year: str) -> bool:
+    return bool(re.search(rf"\b(?:since|ever since)\s+(?:early |late |mid-)?{year}\b", text, re.I))
 
 
 def _rescore(c: _Candidate) -> None:
@@ -523,8 +597,22 @@ def _names(q: Question, c: _Candidate) -> list[Mention]:
         if _acronyms(m.text, 2) & acronyms:
             continue  # "Office to Monitor and Combat Trafficking in Persons" is the "TIP Office" asked about
         if own and sum(t in asked or t in acronyms for t in own) / len(own) < 0.75:
-            out.append(m)
+            out.append(_without_asked(m, asked))
     return out
+
+
+def _without_asked(m: Mention, asked: set[str]) -> Mention:
+    """ "TIP Office and New Perimeter" asked about the TIP Office -> "New Perimeter"."""
+    parts = m.text.split(" and ")
+    if len(parts) != 2:
+        return m
+    left, right = ([stem(t) for t in tokens(p) if t not in STOPWORDS] for p in parts)
+    if left and all(t in asked for t in left) and not all(t in asked for t in right):
+        start = m.start + len(parts[0]) + len(" and ")
+        return Mention("name", start, m.end, parts[1])
+    if right and all(t in asked for t in right) and not all(t in asked for t in left):
+        return Mention("name", m.start, m.start + len(parts[0]), parts[0])
+    return m
 
 
 def _token_positions(text: str) -> list[tuple[int, str]]:
@@ -642,6 +730,8 @@ def _best_by_proximity(q: Question, c: _Candidate, options: list[Mention], simil
         before = fold(c.sentence.text[max(0, m.start - 25) : m.start])
         if any(f in {stem(t) for t in tokens(before)} for f in q.focus):
             bonus += 2.0  # "the NGO Verité", "Ambassador Susan Coppedge"
+        elif m.kind == "name" and any(stem(t) in q.focus for t in tokens(m.text)):
+            bonus += 2.0  # "which bureau" -> "Bureau of Population, Refugees, and Migration"
         if m.kind == "date" and re.search(r"[A-Za-z]", m.text) and re.search(r"\d", m.text):
             bonus += 0.5  # "June 2015" says more than "2015"
         if (

@@ -123,12 +123,60 @@ def _mentions(sentence: str) -> list[Mention]:
             found.append(Mention(kind, start, end, text, noun))
             taken.append((start, end))
     _share_nouns(sentence, found)
+    names: list[Mention] = []
     for m in _NAME.finditer(sentence):
         name = _trim_name(sentence, m.start(), m.group(0))
         if name and free(m.start(), m.end()):
             start = m.start() + m.group(0).index(name)
-            found.append(Mention("name", start, start + len(name), name))
+            names.extend(_split_possessive(sentence, start, start + len(name)))
+    found.extend(_join_listed_names(sentence, names))
     return sorted(found, key=lambda m: m.start)
+
+
+def _split_possessive(sentence: str, start: int, end: int) -> list[Mention]:
+    """ "Migration's Return" is two names: the owner and the thing owned."""
+    out = []
+    a = start
+    for owner in [*re.finditer(r"['\u2019]s\b", sentence[start:end]), None]:
+        b = start + owner.start() if owner else end
+        text = sentence[a:b].strip()
+        if len(text.replace(".", "")) >= 2:
+            lead = len(sentence[a:b]) - len(sentence[a:b].lstrip())
+            out.append(Mention("name", a + lead, a + lead + len(text), text))
+        a = start + owner.end() if owner else end
+    return out
+
+
+_ORG_HEADS = frozenset(
+    "program programme office bureau fund council agency initiative partnership act institute center centre".split()
+)
+
+
+def _join_listed_names(sentence: str, names: list[Mention]) -> list[Mention]:
+    """ "Bureau of Population, Refugees, and Migration" is one name, not three: a
+    capitalised list joins into one name when its first item ends in "of X" or its
+    last item ends in an organisation word ("Return, Reintegration, and Family
+    Reunification Program"). "Ghana, Kenya, and Nigeria" stays three names."""
+    out: list[Mention] = []
+    i = 0
+    while i < len(names):
+        j = i
+        while j + 1 < len(names) and re.fullmatch(r",\s+(?:and\s+)?", sentence[names[j].end : names[j + 1].start]):
+            j += 1
+            if sentence[names[j - 1].end : names[j].start].strip(", ").startswith("and"):
+                break
+        first, last = names[i], names[j]
+        closed = j > i + 1 and "and" in sentence[names[j - 1].end : last.start]
+        words = last.text.split()
+        if closed and (
+            re.search(r"\bof \S+$", first.text) or (len(words) > 1 and any(w.lower() in _ORG_HEADS for w in words))
+        ):
+            out.append(Mention("name", first.start, last.end, sentence[first.start : last.end]))
+            i = j + 1
+        else:
+            out.append(names[i])
+            i += 1
+    return out
 
 
 _NAME_LEAD = re.compile(

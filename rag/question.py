@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from rag.figures import mentions, years
-from rag.text import STOPWORDS, content_terms, stem, tokens
+from rag.text import STOPWORDS, content_terms, expand_shorthand, stem, tokens
 
 _TYPE_RULES: tuple[tuple[str, str], ...] = (
     (
@@ -18,11 +18,11 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "percent",
-        r"\bwhat (?:percent(?:age)?|share|proportion)\b|\bhow many percent\b|\bby what percent|\bpercent(?:age)? (?:increase|rise|growth|change)|\bby how much (?:did|have|has|were|was)\b.*\b(?:increase|rise|grow|go up|jump)",
+        r"\bwhat (?:percent(?:age)?|share|proportion)\b|\bwhat(?: is|'s)? (?:the )?%|%\s*(?:increase|rise|growth|change|more|jump|of)\b|\bhow many percent\b|\bby what percent|\bpercent(?:age)? (?:increase|rise|growth|change)|\bby how much (?:did|have|has|were|was)\b.*\b(?:increase|rise|grow|go up|jump)",
     ),
     (
         "money",
-        r"\bhow (?:big|large|much) (?:a |an )?(?:sum|amount|budget)\b|\bwhat did (?:it|they|\w+) cost\b|\bhow much did (?:it|they|\w+) cost\b|\bcost (?:of|to)\b|\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)",
+        r"\bhow (?:big|large|much) (?:a |an )?(?:sum|amount|budget|pot|pile|chunk)\b|^(?!.*\bhow many\b(?! dollars)).*\b(?:prize|grant|award|total|combined|overall) money\b|\bhow (?:big|large)\b[^?]*\b(?:money|funding|budget|dollars)\b|\bwhat did (?:it|they|\w+) cost\b|\bhow much did (?:it|they|\w+) cost\b|\bcost (?:of|to)\b|\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\bwhat(?:'s|\u2019s| is| was| are| were) (?:the )?(?:[\w'\u2019-]+ ){1,3}(?:budget|salary|revenue|spending)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)",
     ),
     ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b|\bhow large\b|\bhow big\b"),
     ("quantity", r"\bhow much\b"),  # money was ruled out above: any figure may answer
@@ -36,7 +36,7 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "name",
-        r"^\s*(?:(?:and|so|ok|okay|but|hey|then)\s*,?\s+)?who\b|\bwho(?:'s|\u2019s)\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agency|bod(?:y|ies)|bureau|country|government|company|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|official|president|challenge|tool|app|application|body|entity|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agency|country|government|company|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b",
+        r"^\s*(?:(?:and|so|ok|okay|but|hey|then)\s*,?\s+)?who\b|\bwho(?:'s|\u2019s)\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agency|bod(?:y|ies)|bureau|country|nation|city|place|region|territory|government|company|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|official|president|challenge|tool|app|application|body|entity|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agency|country|nation|city|government|company|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b",
     ),
 )
 _AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|can|could|would|should)"
@@ -104,6 +104,14 @@ _FILLER = frozenset(
         "month",
         "day",
         "time",
+        # a change is measured in the figure, the sentence says "more" ("the increase in prosecutions")
+        "increase",
+        "rise",
+        "growth",
+        "change",
+        "decrease",
+        "drop",
+        "jump",
     ]
 )
 MAX_TERMS = 40  # bounds the work per question: a 2,000-character question is still answered in milliseconds
@@ -156,7 +164,8 @@ class Question:
     cumulative: bool = False  # "in total", "so far": prefer running totals over current figures
     future: bool = False  # "when will ...", "the next one": prefer what the documents say is coming
     relative_time: tuple[str, ...] = ()  # "last year": the sentence must say so too
-    operation: str = ""  # "sum" | "difference" | ""
+    operation: str = ""  # "sum" | "difference" | "span" (years between two events) | ""
+    wants_person: bool = False  # "who led / directs / heads ...": a person, not an office
     asserted: tuple[str, ...] = ()  # figures the question states (checked against the documents)
     negated: tuple[str, ...] = ()  # "not just the trafficking ones": figures near these are not wanted
     subset_of: tuple[str, ...] = ()  # "how many of them": figures of the earlier answer, not the answer now
@@ -180,14 +189,28 @@ def question_words(text: str) -> list[str]:
 
 def strip_instructions(text: str) -> tuple[str, bool]:
     """Drop sentences that instruct the assistant; keep the question parts."""
-    parts = re.split(r"(?<=[.?!;\n])\s+|\s+(?=(?:ignore|disregard|forget)\b)", text.strip(), flags=re.I)
+    parts = re.split(
+        r"(?<=[.?!;\n])[\"'\u201d\u2019)]*\s+|\s+(?=(?:ignore|disregard|forget)\b)", text.strip(), flags=re.I
+    )
     kept = [p for p in parts if p and not _INSTRUCTION.search(p)]
     removed = len(kept) != len([p for p in parts if p])
     return " ".join(kept).strip(), removed
 
 
+_KINDS_OF = re.compile(r"\b(?:what|which) (?:kinds?|types?|sorts?|categories) of\b", re.I)
+# "How many years passed between the launch and the announcement?": two dates, subtracted.
+_YEARS_BETWEEN = re.compile(
+    r"\bhow (?:many|long)(?: years?)?\b[^?]*\b(?:between|passed|elapsed|went by|separate|after|before|later|earlier)\b",
+    re.I,
+)
+
+
 def answer_type(text: str) -> str:
     lowered = text.lower()
+    if _KINDS_OF.search(lowered):
+        return "description"  # "which kinds of partners": a list of kinds, not one name
+    if _YEARS_BETWEEN.search(lowered) and re.search(r"\byears?\b|\bhow long\b", lowered):
+        return "date"
     for name, pattern in _TYPE_RULES:
         if re.search(pattern, lowered):
             return name
@@ -204,7 +227,7 @@ def split_premise(text: str) -> tuple[str, str]:
     """(what is asked, what is asserted): "Since X happened in 2012, what did Y do?" ->
     ("what did Y do?", "Since X happened in 2012"). Statements before the question
     sentence and participle asides (", signed with Kenya in 2014,") are premises."""
-    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    sentences = _sentences(text)
     asks = [
         s
         for s in sentences
@@ -225,6 +248,20 @@ def split_premise(text: str) -> tuple[str, str]:
         premise.append(aside.strip(", "))
         ask = ask.replace(aside, ",", 1)
     return ask.strip(), " ".join(premise).strip()
+
+
+def _sentences(text: str) -> list[str]:
+    """Split at sentence ends, not at "U.S." or "Dr." ("How many visas did the U.S. issue?")."""
+    out: list[str] = []
+    for piece in re.split(r"(?<=[.!?])\s+", text.strip()):
+        if out and (
+            re.search(r"(?:\b(?:[A-Za-z]\.){2,}|\b(?:Mr|Mrs|Ms|Dr|St|No|vs|etc|approx)\.)$", out[-1])
+            or not re.match(r"[\"'\u201c(]?[A-Z0-9]", piece)
+        ):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
 
 
 _CONFIRM = re.compile(
@@ -253,8 +290,15 @@ def looks_like_instructions(text: str) -> bool:
     return bool(_INSTRUCTION.search(text))
 
 
+# "Now: by what percentage ...", "OK, so how many ...": a turn of speech, not "now" the time.
+_DISCOURSE = re.compile(
+    r"^\s*(?:(?:now|ok(?:ay)?|so|actually|anyway|alright|well|right|then|hey|hi|hello)\s*[:,;!-]\s*)+", re.I
+)
+
+
 def analyse(text: str) -> Question:
-    factual, had_instructions = strip_instructions(text)
+    factual, had_instructions = strip_instructions(expand_shorthand(text))
+    factual = _DISCOURSE.sub("", factual)
     only_instructions = had_instructions and not factual
     factual = factual or text
     ask, premise = split_premise(factual)
@@ -267,10 +311,23 @@ def analyse(text: str) -> Question:
     ordinals = tuple(
         t
         for i, t in enumerate(words)
-        if t in _ORDINALS and i + 1 < len(words) and not _is_count_word(words, i + 1) and words[i + 1] not in STOPWORDS
+        if t in _ORDINALS
+        and i + 1 < len(words)
+        and not _is_count_word(words, i + 1)
+        # "first of all" is no ordinal; "the first to sign", "the third document" are
+        and (
+            words[i + 1] not in STOPWORDS | {"time", "place", "thing"}
+            or words[i + 1] in {"to", "document", "documents"}
+        )
     )
     asserted = tuple(m.text for m in mentions(factual) if m.kind in ("money", "percent", "count"))
     asserted += tuple(sorted(years(premise)))  # a year stated as a premise is checked, not required
+    # "When it met in December 2017, what month was that?": a date question that gives a
+    # year asserts it; the answer is the documents' date, corrected if it differs.
+    asked_years = tuple(sorted(years(ask)))
+    if kind == "date":
+        asserted += asked_years
+        asked_years = ()
     negated = tuple(dict.fromkeys(t for m in _NEGATION.finditer(factual) for t in content_terms(m.group(1))))
     positive = _NEGATION.sub(" ", factual)
     return Question(
@@ -279,7 +336,7 @@ def analyse(text: str) -> Question:
         terms=tuple(dict.fromkeys(content_terms(positive)))[:MAX_TERMS],
         negated=negated,
         focus=_focus(ask),
-        years=tuple(sorted(years(ask))),
+        years=asked_years,
         entities=_entities(ask) or _entities(premise),
         ordinals=ordinals,
         now=bool(_NOW.search(ask)),
@@ -294,6 +351,7 @@ def analyse(text: str) -> Question:
         future=bool(_FUTURE.search(ask)),
         relative_time=tuple(m.group(0).lower() for m in _RELATIVE_TIME.finditer(ask)),
         operation=_operation(ask, kind),
+        wants_person=bool(_WANTS_PERSON.search(ask)),
         asserted=asserted,
         had_instructions=had_instructions,
         only_instructions=only_instructions,
@@ -302,11 +360,19 @@ def analyse(text: str) -> Question:
     )
 
 
+_WANTS_PERSON = re.compile(
+    r"\bwho\b[^?]*\b(?:led|leads|lead|directs?|directed|heads?|headed|chairs?|chaired|runs|ran|manages?|managed|"
+    r"oversees|oversaw|preceded|succeeded|replaced|came before|came after)\b|\bwho (?:is|was) (?:the )?(?:head|director|"
+    r"ambassador|leader|chief|chair|secretary|president)\b|\b(?:predecessor|successor)\b",
+    re.I,
+)
+
+
 def _is_count_word(words: list[str], i: int) -> bool:
     return i < len(words) and (words[i].isdigit() or words[i] in {"two", "three", "four", "five", "six", "ten"})
 
 
-_WHAT_IS = re.compile(r"\bwhat(?:'s|\u2019s| is| was| are| were) (?:the|a|an) ([\w'-]+)", re.I)
+_WHAT_IS = re.compile(r"\bwhat(?:'s|\u2019s| is| was| are| were) (?:(?:the|a|an) )?([\w'-]+)", re.I)
 
 
 _FOCUS_STOP = frozenset(
@@ -327,6 +393,19 @@ _FOCUS_STOP = frozenset(
         "getting",
         "been",
         "being",
+        # "how many initiatives across the globe", "how many years after DS set up ..."
+        "across",
+        "around",
+        "after",
+        "before",
+        "over",
+        "under",
+        "between",
+        "per",
+        "worldwide",
+        "globally",
+        "altogether",
+        "about",
     ]
 )
 _WHICH = re.compile(rf"\b(?:which|what)\s+(?!{_AUX}\b)([\w'-]+)", re.I)
@@ -336,10 +415,11 @@ _HOW_MANY = re.compile(r"\b(?:how many|number of)\s+((?:[\w'-]+\s*){1,4})", re.I
 
 def _focus(text: str) -> tuple[str, ...]:
     """The noun the answer is about: "how many countries" -> country, "what is the capital of" -> capital."""
-    skip = STOPWORDS | _QUESTION_WORDS | _FILLER
+    skip = STOPWORDS | _QUESTION_WORDS | _FILLER | _PRONOUNS | _ORDINALS  # "the second one": no noun
     if match := _HOW_MANY.search(text):
         words: list[str] = []
-        for word in tokens(match.group(1)):
+        phrase = re.sub(r"\b[\w]+-\w+ed\b", " ", match.group(1))  # "ILEA-trained officers": a modifier
+        for word in tokens(phrase):
             if re.fullmatch(_AUX, word) or word in _FOCUS_STOP or (words and word.endswith("ed")):
                 break  # the noun phrase ends at a verb ("staff received", "people trained")
             if word not in skip and not _is_count_word([word], 0):
@@ -347,13 +427,63 @@ def _focus(text: str) -> tuple[str, ...]:
         return tuple(stem(w) for w in words[:4])  # the last word is the head noun
     for pattern in (_WHICH, _WHAT_IS, _WHO_IS):
         if match := pattern.search(text):
-            words = [w for w in tokens(match.group(1)) if w not in skip and not _is_count_word([w], 0)]
+            head = _head_noun(text[match.start(1) :])
+            words = [w for w in tokens(head) if w not in skip and not _is_count_word([w], 0)]
             if not words:  # "what kind of cases" -> "cases"
-                after = re.match(r"\s+of\s+(?:the\s+)?([\w'-]+)", text[match.end() :])
-                words = [after.group(1).lower()] if after else []
+                after = re.match(r"\s+of\s+(?:the\s+|an?\s+)?", text[match.end() :])
+                head = _head_noun(text[match.end() + after.end() :]) if after else ""
+                words = [head.lower()] if head else []
             if words:
                 return (stem(words[0]),)
     return ()
+
+
+def _head_noun(text: str) -> str:
+    """The head of the noun phrase after "which"/"what": "State Department bureau runs" ->
+    "bureau" (capitalised words modify it), "web resource did" -> "resource" (the phrase
+    ends at the auxiliary), "executive order sets out" -> "order" (a verb in -s before a
+    function word ends it), "country's government" -> "country". Otherwise the first word,
+    which is right far more often than not ("program helps victims")."""
+    words = re.findall(r"[\w-]+(?:['\u2019]s\b)?", text)[:8]
+    if not words:
+        return ""
+
+    def function_word(word: str) -> bool:
+        return bool(re.fullmatch(_AUX, word.lower())) or word.lower() in STOPWORDS
+
+    capitals = 0
+    while capitals < len(words) and words[capitals][0].isupper():
+        capitals += 1
+    if 0 < capitals < len(words) and not function_word(words[capitals]):
+        words = words[capitals:]  # "State Department bureau": the capitals modify "bureau"
+    phrase = [words[0]]
+    for word in words[1:3]:
+        if re.search(r"['\u2019]s$", phrase[-1]) or function_word(word) or _verb_like(word):
+            break
+        phrase.append(word)
+    after = words[len(phrase)] if len(phrase) < len(words) else ""
+    if re.search(r"['\u2019]s$", phrase[-1]):
+        return re.sub(r"['\u2019]s$", "", phrase[-1])
+    for k in range(1, len(phrase)):
+        following = phrase[k + 1] if k + 1 < len(phrase) else after
+        if re.fullmatch(r"[a-z]+[^s]s", phrase[k]) and following and function_word(following):
+            return phrase[k - 1]  # "order sets out": "sets" is the verb
+    # A phrase that ends where a function word or a verb begins is a whole noun phrase.
+    ended = not after or function_word(after) or _verb_like(after)
+    return phrase[-1] if ended else phrase[0]
+
+
+# Verbs that follow a "which X" subject without -s or -ed ("which team won", "which partners help").
+_BARE_VERBS = frozenset(
+    "won win led lead ran run made make began begin gave give took take set put held hold met built build sent "
+    "got get paid told help fund support provide go went came come saw see brought bring launch sign develop "
+    "start join create offer train use oversee oversaw manage wrote write pay".split()
+)
+
+
+def _verb_like(word: str) -> bool:
+    lower = word.lower()
+    return lower in _BARE_VERBS or (lower.endswith("ed") and len(lower) > 4)
 
 
 def _entities(text: str) -> tuple[str, ...]:
@@ -371,6 +501,8 @@ def _entities(text: str) -> tuple[str, ...]:
 
 
 def _operation(text: str, kind: str) -> str:
+    if kind == "date" and _YEARS_BETWEEN.search(text) and len(years(text)) < 2:
+        return "span"  # the years of two events, subtracted
     if kind not in ("count", "money", "percent", "quantity"):
         return ""
     anchors = len(years(text)) + bool(_NOW.search(text))
@@ -401,11 +533,18 @@ def split_compound(text: str) -> list[str]:
 def is_follow_up(question: Question, raw: str) -> bool:
     """Short or pronoun-led questions lean on the previous turn."""
     words = tokens(raw)
-    if _ELLIPTIC.search(raw) or not words:
+    if _ELLIPTIC.search(raw) or not words or re.search(r"\b(?:at (?:the|that) time|back then|by then)\b", raw, re.I):
         return True
     has_wh = any(w in _QUESTION_WORDS for w in words)
     pronoun = any(w in _PRONOUNS for w in words)
-    return (not has_wh and len(question.terms) <= 3) or (pronoun and len(question.terms) <= 4)
+    return (
+        (not has_wh and len(question.terms) <= 3)
+        or (pronoun and len(question.terms) <= 4)
+        or (has_wh and len(question.terms) <= 1)  # "in how many countries?", "when?"
+        or bool(
+            re.match(r"\s*(?:in|at|for|by|with|from|to|on|since)\s+(?:what|which|how|when|where|whom)\b", raw, re.I)
+        )
+    )
 
 
 def resolve(raw: str, history: Sequence[dict[str, str]] | None) -> Question:

@@ -357,3 +357,73 @@ def fuzzy_equal(a: str, b: str) -> bool:
     if shortest >= 5:
         return edit_distance_at_most(a, b, 1)
     return False
+
+
+# Chat shorthand, spelled out before a question is analysed: "how many ppl" asks about
+# people, "mtgs" are meetings. Whole words only, so "U.S." and "R&D" are untouched.
+_SHORTHAND = {
+    "ppl": "people",
+    "peeps": "people",
+    "govt": "government",
+    "gov't": "government",
+    "gov": "government",
+    "mtg": "meeting",
+    "mtgs": "meetings",
+    "yr": "year",
+    "yrs": "years",
+    "r": "are",
+    "u": "you",
+    "ur": "your",
+    "wat": "what",
+    "wut": "what",
+    "whats": "what is",
+    "hw": "how",
+    "hwo": "how",
+    "w/": "with",
+    "w/o": "without",
+    "b/c": "because",
+    "bc": "because",
+    "approx": "approximately",
+    "dept": "department",
+    "depts": "departments",
+    "org": "organization",
+    "orgs": "organizations",
+    "intl": "international",
+    "int'l": "international",
+    "natl": "national",
+    "info": "information",
+    "mil": "million",
+    "mn": "million",
+    "bn": "billion",
+    "thru": "through",
+    "tho": "though",
+    "abt": "about",
+    "cuz": "because",
+    "pls": "",
+    "plz": "",
+    "lol": "",
+    "lmao": "",
+    "thx": "",
+    "thanks": "",
+    "tbh": "",
+    "idk": "",
+    "btw": "",
+    "fyi": "",
+    "&": "and",
+    "+": "and",
+}
+_SHORTHAND_RE = re.compile(
+    r"(?<![\w.'/&+])("
+    + "|".join(re.escape(k) for k in sorted(_SHORTHAND, key=len, reverse=True))
+    + r")(?![\w'/&+]|\.\w)",
+    re.I,
+)
+
+
+def expand_shorthand(text: str) -> str:
+    """ "how many ppl have used it lol" -> "how many people have used it"."""
+
+    def spelled(m: re.Match[str]) -> str:
+        return _SHORTHAND[m.group(1).lower()]
+
+    return re.sub(r"[ \t]{2,}", " ", _SHORTHAND_RE.sub(spelled, text)).strip()
