@@ -135,8 +135,8 @@ class ExtractiveAnswerer(Answerer):
 
     def _term_weights(self, q: Question, evidence: Evidence) -> dict[str, float]:
         weights: dict[str, float] = {}
-        own: dict[str, float] = {}
-        for terms, factor in ((q.terms, 1.0), (q.context_terms, 0.5)):
+
+        def weigh(terms: Sequence[str], factor: float) -> None:
             for term in terms:
                 if term.isdigit() or term in weights:
                     continue  # figures and years are checked as constraints, not as words
@@ -145,8 +145,10 @@ class ExtractiveAnswerer(Answerer):
                 resolved = evidence.resolve_term(term) or term
                 framing = 0.3 if term in FRAMING or stem(term) in _FRAMING_STEMS else 1.0
                 weights[resolved] = max(weights.get(resolved, 0.0), factor * framing * evidence.idf(resolved))
-            if factor == 1.0:
-                own = dict(weights)
+
+        weigh(q.terms, 1.0)
+        own = dict(weights)
+        weigh(q.context_terms, 0.5)
         # Earlier turns say what a follow-up is about; its own words say what it asks. The
         # context may weigh as much as the question's own words, never more.
         own_total = sum(own.values())

@@ -160,13 +160,16 @@ def _join_listed_names(sentence: str, names: list[Mention]) -> list[Mention]:
     out: list[Mention] = []
     i = 0
     while i < len(names):
-        j = i
-        while j + 1 < len(names) and re.fullmatch(r",\s+(?:and\s+)?", sentence[names[j].end : names[j + 1].start]):
+        j, closed = i, False  # closed: a list of three or more that ends in "and X"
+        while j + 1 < len(names):
+            between = sentence[names[j].end : names[j + 1].start]
+            if not re.fullmatch(r",\s+(?:and\s+)?", between):
+                break
             j += 1
-            if sentence[names[j - 1].end : names[j].start].strip(", ").startswith("and"):
+            if "and" in between:
+                closed = j > i + 1
                 break
         first, last = names[i], names[j]
-        closed = j > i + 1 and "and" in sentence[names[j - 1].end : last.start]
         words = last.text.split()
         if closed and (
             re.search(r"\bof \S+$", first.text) or (len(words) > 1 and any(w.lower() in _ORG_HEADS for w in words))

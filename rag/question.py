@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from rag.figures import mentions, years
-from rag.text import STOPWORDS, content_terms, expand_shorthand, stem, tokens
+from rag.text import STOPWORDS, content_terms, expand_shorthand, split_sentences, stem, tokens
 
 _TYPE_RULES: tuple[tuple[str, str], ...] = (
     (
@@ -227,7 +227,8 @@ def split_premise(text: str) -> tuple[str, str]:
     """(what is asked, what is asserted): "Since X happened in 2012, what did Y do?" ->
     ("what did Y do?", "Since X happened in 2012"). Statements before the question
     sentence and participle asides (", signed with Kenya in 2014,") are premises."""
-    sentences = _sentences(text)
+    # "How many visas did the U.S. issue?" is one sentence: the corpus splitter knows abbreviations.
+    sentences = [text[a:b] for a, b in split_sentences(text)] or [text.strip()]
     asks = [
         s
         for s in sentences
@@ -248,20 +249,6 @@ def split_premise(text: str) -> tuple[str, str]:
         premise.append(aside.strip(", "))
         ask = ask.replace(aside, ",", 1)
     return ask.strip(), " ".join(premise).strip()
-
-
-def _sentences(text: str) -> list[str]:
-    """Split at sentence ends, not at "U.S." or "Dr." ("How many visas did the U.S. issue?")."""
-    out: list[str] = []
-    for piece in re.split(r"(?<=[.!?])\s+", text.strip()):
-        if out and (
-            re.search(r"(?:\b(?:[A-Za-z]\.){2,}|\b(?:Mr|Mrs|Ms|Dr|St|No|vs|etc|approx)\.)$", out[-1])
-            or not re.match(r"[\"'\u201c(]?[A-Z0-9]", piece)
-        ):
-            out[-1] = f"{out[-1]} {piece}"
-        else:
-            out.append(piece)
-    return out
 
 
 _CONFIRM = re.compile(
@@ -438,6 +425,9 @@ def _focus(text: str) -> tuple[str, ...]:
     return ()
 
 
+_POSSESSIVE = re.compile(r"['\u2019]s$")
+
+
 def _head_noun(text: str) -> str:
     """The head of the noun phrase after "which"/"what": "State Department bureau runs" ->
     "bureau" (capitalised words modify it), "web resource did" -> "resource" (the phrase
@@ -458,12 +448,12 @@ def _head_noun(text: str) -> str:
         words = words[capitals:]  # "State Department bureau": the capitals modify "bureau"
     phrase = [words[0]]
     for word in words[1:3]:
-        if re.search(r"['\u2019]s$", phrase[-1]) or function_word(word) or _verb_like(word):
+        if _POSSESSIVE.search(phrase[-1]) or function_word(word) or _verb_like(word):
             break
         phrase.append(word)
     after = words[len(phrase)] if len(phrase) < len(words) else ""
-    if re.search(r"['\u2019]s$", phrase[-1]):
-        return re.sub(r"['\u2019]s$", "", phrase[-1])
+    if _POSSESSIVE.search(phrase[-1]):
+        return _POSSESSIVE.sub("", phrase[-1])
     for k in range(1, len(phrase)):
         following = phrase[k + 1] if k + 1 < len(phrase) else after
         if re.fullmatch(r"[a-z]+[^s]s", phrase[k]) and following and function_word(following):
