@@ -20,16 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-QUESTIONS = [
-    ("How many countries does the TIP Report cover today?", "188"),
-    ("How much has the TIP Office awarded in grants?", "$200 million"),
-    ("When was the first CPC Partnership signed?", "June 2015"),
-    ("Who leads the TIP Office?", "Susan Coppedge"),
-    ("How many pieces of anti-trafficking legislation have been passed since 2009?", "194"),
-    ("How many countries did the TIP Report cover in 2008?", "154"),
-    ("How many foreign counterparts has the International Law Enforcement Academy trained?", "30,000"),
-    ("In what year did the Bureau of Diplomatic Security establish its anti-trafficking unit?", "2011"),
-]
+from evals.smoke import SMOKE as QUESTIONS  # noqa: E402  (ROOT is on sys.path only now)
 
 
 def percentile(values: list[float], q: float) -> float:

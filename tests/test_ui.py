@@ -16,19 +16,11 @@ pytest.importorskip("gradio_client")
 
 from gradio_client import Client
 
+from evals.smoke import SMOKE as KNOWN
+
 pytestmark = pytest.mark.model
 
-TIP_TODAY = "How many countries does the TIP Report cover today?"
-KNOWN = [
-    (TIP_TODAY, "188"),
-    ("How much has the TIP Office awarded in grants?", "$200 million"),
-    ("When was the first CPC Partnership signed?", "June 2015"),
-    ("Who leads the TIP Office?", "Susan Coppedge"),
-    ("How many pieces of anti-trafficking legislation have been passed since 2009?", "194"),
-    ("How many countries did the TIP Report cover in 2008?", "154"),
-    ("How many foreign counterparts has the International Law Enforcement Academy trained?", "30,000"),
-    ("In what year did the Bureau of Diplomatic Security establish its anti-trafficking unit?", "2011"),
-]
+TIP_TODAY = KNOWN[0][0]
 
 
 def free_port() -> int:
