@@ -170,24 +170,12 @@ def checks(compare: dict[str, Any] | None, scale: dict[str, Any] | None) -> list
             )
         )
         rows.append(_check("warm p50, peer (retrieve only)", warm["peer"], "(reported)", None, "ms"))
-        acc = t["answer accuracy (answerable)"]
-        rows.append(
-            _check(
-                "answer accuracy vs the peer's upper bound",
-                f"{acc['ours']} vs {acc['peer']}",
-                "ours > peer",
-                acc["ours"] > acc["peer"],
-            )
-        )
-        overall = t["overall accuracy (incl. abstain)"]
-        rows.append(
-            _check(
-                "overall accuracy (incl. abstain) vs the peer",
-                f"{overall['ours']} vs {overall['peer']}",
-                "ours > peer",
-                overall["ours"] > overall["peer"],
-            )
-        )
+        for key, label in (
+            ("answer accuracy (answerable)", "answer accuracy vs the peer's upper bound"),
+            ("overall accuracy (incl. abstain)", "overall accuracy (incl. abstain) vs the peer"),
+        ):
+            pair = t[key]
+            rows.append(_check(label, f"{pair['ours']} vs {pair['peer']}", "ours > peer", pair["ours"] > pair["peer"]))
         cold = t["cold start to first answer, min"]
         cold_median = t["cold start to first answer, median"]
         phases = d["cold_ours_phases_s"]
