@@ -31,9 +31,9 @@ FIGURE_TYPES = ("count", "money", "percent")
 KINDS = {"count": ("count",), "money": ("money",), "percent": ("percent",), "quantity": FIGURE_TYPES}
 _FUTURE_WORDS = re.compile(r"\b(?:will|plans? to|is to|are to|upcoming|scheduled|forthcoming)\b", re.I)
 _NOW_WORDS = re.compile(r"\b(?:today|now|currently|current|presently|ongoing)\b", re.I)
-_SYNONYM_MIN = 0.55
-MIN_SEMANTIC = 0.2
-_SAME_NAME = 0.75
+_SYNONYM_MIN = 0.55  # word-vector cosine above which two words count as the same idea
+MIN_SEMANTIC = 0.2  # below this a sentence is about something else, whatever words it shares
+_SAME_NAME = 0.75  # word-vector cosine above which an unknown name is taken to mean a known one
 _DEMONSTRATIVE = re.compile(r"^(?:This|These|That|Those|Such|The same)\b")
 
 
@@ -42,12 +42,10 @@ def _is_place_constraint(question: str, entity: str) -> bool:
         re.search(
             rf"\b(?:in|from|at|within|across|inside|located in|based in)\s+(?:the\s+)?{re.escape(entity)}", question
         )
-    )  # word-vector cosine above which an unknown name is taken to mean a known one
+    )
 
 
-_FRAMING_STEMS = frozenset(
-    stem(w) for w in FRAMING
-)  # below this a sentence is about something else, whatever words it shares  # word-vector cosine above which two words count as the same idea
+_FRAMING_STEMS = frozenset(stem(w) for w in FRAMING)
 
 
 @dataclass(frozen=True)
@@ -108,6 +106,7 @@ class ExtractiveAnswerer(Answerer):
         weights = self._term_weights(q, evidence)
         candidates: list[_Candidate] = []
         best_fused = max((h.score for h in evidence.hits), default=1.0) or 1.0
+        asked = frozenset(q.all_terms)
         for hit in evidence.hits:
             context = _terms_of(f"{hit.chunk.title} {hit.chunk.heading} {hit.chunk.text}")
             previous: _Candidate | None = None
@@ -116,6 +115,9 @@ class ExtractiveAnswerer(Answerer):
                 semantic = _semantic(evidence, vector)
                 words = _terms_of(sentence.text)
                 own = words | _acronyms(sentence.text) | _expanded_acronyms(q.terms, words)
+                # "population" asked in lower case is not the "Bureau of Population": a word found
+                # only inside a name the question did not use counts as context, not as a match.
+                own -= _name_only_terms(sentence.text, asked)
                 coverage = _coverage(weights, own, context)
                 if previous is not None and _continues(previous.sentence.text, sentence.text, evidence.df_ratio):
                     # "The first CPC Partnership was signed ..." goes on about what the sentence
@@ -177,7 +179,8 @@ class ExtractiveAnswerer(Answerer):
     # --- answering --------------------------------------------------------------------
 
     def answer(self, evidence: Evidence) -> Answer:
-        q = evidence.question
+        q = _with_typed_names(evidence)
+        evidence = replace(evidence, question=q)
         if q.only_instructions:
             return abstention(q, "the question only gives instructions, and instructions in questions are not followed")
         if not evidence.hits:
@@ -293,9 +296,11 @@ class ExtractiveAnswerer(Answerer):
         if q.operation and any(_entity_in(e, local, common) for e in q.entities):
             return True  # one operand of a computation: it need only be about one of the things named
         for entity in q.entities + q.context_entities:
-            if _entity_in(entity, local, common):
+            # "in the United States" constrains even when its words are everywhere in the corpus
+            picks_out = (lambda w: False) if _is_place_constraint(q.text, entity) else common
+            if _entity_in(entity, local, picks_out):
                 continue
-            if not _entity_in(entity, context, common):
+            if not _entity_in(entity, context, picks_out):
                 if q.confirm and entity in q.entities:
                     c.soft_penalty += 0.05  # a claimed name is checked, not required ("X directs it, right?")
                     continue
@@ -458,6 +463,31 @@ class ExtractiveAnswerer(Answerer):
 # --- helpers ---------------------------------------------------------------------------
 
 
+def _with_typed_names(evidence: Evidence) -> Question:
+    """Names of the documents typed by someone who doesn't capitalise ("how much is the
+    pathways to freedom challenge giving") constrain the answer as capitalised ones do.
+    A question with capitals of its own already marks its names."""
+    q = evidence.question
+    if any(ch.isupper() for ch in q.text[1:]):
+        return q
+    typed = fold(q.text).lower()
+    known = {fold(e).lower() for e in q.entities}
+    found = []
+    for hit in evidence.hits:
+        for sentence in hit.chunk.sentences:
+            for m in figures.mentions(sentence.text):
+                name = fold(m.text).lower()
+                if (
+                    m.kind == "name"
+                    and " " in name
+                    and name not in known
+                    and re.search(rf"\b{re.escape(name)}\b", typed)
+                ):
+                    known.add(name)
+                    found.append(m.text)
+    return replace(q, entities=q.entities + tuple(found)) if found else q
+
+
 def _semantic(evidence: Evidence, vector: np.ndarray | None) -> float:
     if vector is None:
         return 0.0
@@ -529,6 +559,28 @@ def _expanded_acronyms(terms: Sequence[str], own: frozenset[str]) -> frozenset[s
     return frozenset(found)
 
 
+@lru_cache(maxsize=65536)
+def _name_only_terms(text: str, asked: frozenset[str]) -> frozenset[str]:
+    """Words of the sentence that occur only inside a multi-word name of which the question
+    uses just that one word ("victim population" vs "Bureau of Population, Refugees, and
+    Migration"). A question that uses two of its words ("TIP report") means the name, and
+    a title ("which ambassador") names its holder."""
+    names = [m for m in figures.mentions(text) if m.kind == "name" and " " in m.text]
+    if not names:
+        return frozenset()
+    outside, last = [], 0
+    for m in names:
+        outside.append(text[last : m.start])
+        last = m.end
+    outside.append(text[last:])
+    weak: set[str] = set()
+    meant: set[str] = set(_terms_of(" ".join(outside)))  # words used outside names, or in a name asked about
+    for m in names:
+        used = (_terms_of(m.text) - _TITLE_STEMS) & asked
+        (weak if len(used) == 1 else meant).update(used)
+    return frozenset(weak - meant)
+
+
 def _coverage(weights: dict[str, float], own: frozenset[str], context: frozenset[str]) -> float:
     total = sum(weights.values())
     if not total:
@@ -595,7 +647,7 @@ def _names(q: Question, c: _Candidate) -> list[Mention]:
     for m in c.mentions:
         if m.kind != "name":
             continue
-        own = [stem(t) for t in tokens(m.text) if t not in STOPWORDS]
+        own = [stem(t) for t in tokens(m.text) if t not in STOPWORDS and t not in _TITLE_WORDS]  # "Ambassador X" is X
         if _acronyms(m.text, 2) & acronyms:
             continue  # "Office to Monitor and Combat Trafficking in Persons" is the "TIP Office" asked about
         if own and sum(t in asked or t in acronyms for t in own) / len(own) < 0.75:
@@ -729,7 +781,10 @@ def _best_by_proximity(q: Question, c: _Candidate, options: list[Mention], simil
                 bonus += 1.0
             if m.text.split()[-1].lower() in _ARTIFACTS:
                 bonus -= 1.5  # "who" is not answered by a tool or a report
-        before = fold(c.sentence.text[max(0, m.start - 25) : m.start])
+        # the words just before the name, back to the end of the name before it
+        # ("Executive Order 13627 and the Federal Acquisition Regulation": "Order" is not FAR's)
+        previous_end = max((o.end for o in c.mentions if o.end <= m.start), default=0)
+        before = fold(c.sentence.text[max(0, m.start - 25, previous_end) : m.start])
         if any(f in {stem(t) for t in tokens(before)} for f in q.focus):
             bonus += 2.0  # "the NGO Verité", "Ambassador Susan Coppedge"
         elif m.kind == "name" and any(stem(t) in q.focus for t in tokens(m.text)):
@@ -780,6 +835,7 @@ _ORG_WORDS = frozenset(
 
 
 _TITLE_WORDS = frozenset("ambassador president secretary director dr mr mrs ms the of".split())
+_TITLE_STEMS = frozenset(stem(w) for w in _TITLE_WORDS)
 _ARTIFACTS = frozenset(
     [
         "tool",

@@ -51,7 +51,8 @@ _YEAR = re.compile(r"(?<![\d,.])(?:19|20)\d{2}(?!\d|,\d)")  # also "FY2016", nev
 _NAME_WORD = r"[A-Z][\w'.&-]*[\w&]|[A-Z]"
 _NAME = re.compile(
     # "and the" starts a second name: "the ILO and the UN Office on Drugs and Crime"
-    rf"(?:{_NAME_WORD})(?:\s+(?:(?:of|the|for|and(?!\s+the\b)|in|on|to|a|de|du)\s+)*(?:{_NAME_WORD}))*(?:\s+\([A-Z]{{2,}}\))?"
+    # "Child Protection Compact (CPC) Partnership": an acronym in brackets may sit inside a name
+    rf"(?:{_NAME_WORD})(?:\s+(?:(?:of|the|for|and(?!\s+the\b)|in|on|to|a|de|du)\s+)*(?:{_NAME_WORD})|\s+\([A-Z]{{2,}}\)(?=\s+[A-Z]))*(?:\s+\([A-Z]{{2,}}\))?"
 )
 _NOUN_STOP = (STOPWORDS - {"document", "documents"}) | {
     "since",
@@ -128,7 +129,10 @@ def _mentions(sentence: str) -> list[Mention]:
         name = _trim_name(sentence, m.start(), m.group(0))
         if name and free(m.start(), m.end()):
             start = m.start() + m.group(0).index(name)
-            names.extend(_split_possessive(sentence, start, start + len(name)))
+            end = start + len(name)
+            if (number := _IDENTIFIER_NUMBER.match(sentence, end)) and _IDENTIFIER.search(name):
+                end = number.end()  # "Executive Order 13627": the number is part of the name
+            names.extend(_split_possessive(sentence, start, end))
     found.extend(_join_listed_names(sentence, names))
     return sorted(found, key=lambda m: m.start)
 
@@ -198,10 +202,13 @@ def _trim_name(sentence: str, start: int, name: str) -> str:
     return name
 
 
+_IDENTIFIER = re.compile(r"\b(?:Order|No\.|Number|Section|Article|Resolution|Title)\s*$")
+_IDENTIFIER_NUMBER = re.compile(r"\s+\d[\d-]*\b")
+
+
 def _not_a_count(sentence: str, start: int, end: int) -> bool:
     """Ordinals-in-names and identifiers are not counts ("Executive Order 13627", "first")."""
-    before = sentence[max(0, start - 12) : start]
-    return bool(re.search(r"\b(?:Order|No\.|Number|Section|Article|Resolution|Title)\s*$", before))
+    return bool(_IDENTIFIER.search(sentence[max(0, start - 12) : start]))
 
 
 def _following_noun(sentence: str, end: int) -> str:

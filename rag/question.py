@@ -49,7 +49,7 @@ _RELATIVE_TIME = re.compile(
     r"\b(?:last|this|next|past|previous) (?:year|month|week|decade|quarter)\b|\byesterday\b|\brecently\b", re.I
 )
 _SUM = re.compile(
-    r"\b(?:combined|in sum|sum of|add(?:ed)? up|both|put together|total of .+ and\b|first two|first three|all three|counting both)\b",
+    r"\b(?:combined|in sum|sum of|add(?:ed)? up|adding|added together|both|put together|total of .+ and\b|first two|first three|all three|counting both)\b",
     re.I,
 )
 _DIFF = re.compile(
@@ -252,7 +252,7 @@ def split_premise(text: str) -> tuple[str, str]:
 
 
 _CONFIRM = re.compile(
-    r"\b(?:is (?:it|that|this) (?:true|right|correct|so)|am i right|right\s*\?|correct\s*\?|true\s*\?|"
+    r"\b(?:is (?:it|that|this) (?:true|right|correct|so)(?![-\w])|am i right|right\s*\?|correct\s*\?|true\s*\?|"
     r"(?:isn't|wasn't|didn't|doesn't|don't|aren't|weren't|hasn't|haven't) (?:it|they|he|she|that)\s*\?|"
     r"can you confirm|confirm that|did (?:i|we) get (?:that|it) right)",
     re.I,
@@ -473,7 +473,8 @@ _BARE_VERBS = frozenset(
 
 def _verb_like(word: str) -> bool:
     lower = word.lower()
-    return lower in _BARE_VERBS or (lower.endswith("ed") and len(lower) > 4)
+    # "-ing" after the head noun is a participle: "the ambassador directing the office"
+    return lower in _BARE_VERBS or (lower.endswith(("ed", "ing")) and len(lower) > 4)
 
 
 def _entities(text: str) -> tuple[str, ...]:
@@ -517,6 +518,8 @@ def split_compound(text: str) -> list[str]:
     parts = [p.strip(" ,;") for p in _COMPOUND.split(text) if p and p.strip(" ,;?")]
     if len(parts) < 2 or any(len(tokens(p)) < 2 for p in parts):
         return [text]
+    if not all(_QUESTION_WORDS & set(tokens(p)) for p in parts):
+        return [text]  # "It handed out $300 million, right? What's the actual total?" is one question
     return [p if p.endswith("?") else f"{p}?" for p in parts]
 
 
