@@ -328,7 +328,9 @@ class ExtractiveAnswerer(Answerer):
             noun = {stem(t) for t in tokens(m.noun)}
             if not noun or head in noun or any(fuzzy_equal(head, n) for n in noun):
                 return 0.0
-            words = [w.lower() for w in m.noun.split()]
+            # a modifier the question also uses ("anti-trafficking") says nothing about the head
+            modifiers = set(q.terms) - {head}
+            words = [w.lower() for w in m.noun.split() if not {stem(t) for t in tokens(w)} <= modifiers]
             best = max([best] + [self._similar(f, words) for f in surface])
         return 0.0 if best >= _SYNONYM_MIN else self.focus_penalty if best >= 0.35 else 2 * self.focus_penalty
 
@@ -639,7 +641,8 @@ def _names(q: Question, c: _Candidate) -> list[Mention]:
     """Names in the sentence that are not the things the question itself names."""
     asked = {stem(t) for t in tokens(q.text)}
     terms = list(q.terms)
-    acronyms = {t for t in asked if 2 <= len(t) <= 6 and t.upper() in q.text}  # "TIP", "DS" as typed
+    # "TIP", "DS" as typed; not one that qualifies what is asked for ("which UN body")
+    acronyms = {t for t in asked if 2 <= len(t) <= 6 and t.upper() in q.text and not _qualifies_focus(q, t.upper())}
     acronyms |= {
         "".join(t[0] for t in terms[i:j]) for i in range(len(terms)) for j in range(i + 3, min(len(terms), i + 6) + 1)
     }
@@ -667,6 +670,11 @@ def _without_asked(m: Mention, asked: set[str]) -> Mention:
     if right and all(t in asked for t in right) and not all(t in asked for t in left):
         return Mention("name", m.start, m.start + len(parts[0]), parts[0])
     return m
+
+
+def _qualifies_focus(q: Question, acronym: str) -> bool:
+    following = re.search(rf"\b{re.escape(acronym)}\s+([\w-]+)", q.text)
+    return bool(following and stem(following.group(1).lower()) in q.focus)
 
 
 def _token_positions(text: str) -> list[tuple[int, str]]:
@@ -770,6 +778,7 @@ def _best_mention(q: Question, c: _Candidate, kinds: Sequence[str], similar: Sim
 
 def _best_by_proximity(q: Question, c: _Candidate, options: list[Mention], similar: Similar | None = None) -> Mention:
     focus_words = [t for t in tokens(q.text) if stem(t) in q.focus]
+    qualifiers = {a.lower() for a in re.findall(r"\b[A-Z]{2,6}\b", q.text) if _qualifies_focus(q, a)}
 
     def score(m: Mention) -> float:
         bonus = 0.0
@@ -789,6 +798,8 @@ def _best_by_proximity(q: Question, c: _Candidate, options: list[Mention], simil
             bonus += 2.0  # "the NGO Verité", "Ambassador Susan Coppedge"
         elif m.kind == "name" and any(stem(t) in q.focus for t in tokens(m.text)):
             bonus += 2.0  # "which bureau" -> "Bureau of Population, Refugees, and Migration"
+        if m.kind == "name" and any(a in qualifiers for a in _acronyms(m.text, 2)):
+            bonus += 2.0  # "which UN body" -> "United Nations Office on Drugs and Crime"
         if m.kind == "date" and re.search(r"[A-Za-z]", m.text) and re.search(r"\d", m.text):
             bonus += 0.5  # "June 2015" says more than "2015"
         if (
@@ -865,7 +876,7 @@ def _looks_like_person(sentence: str, m: Mention) -> bool:
     words = m.text.split()
     if _TITLES.search(sentence[: m.start]) or _TITLES.match(m.text + " ") or (words and _TITLES.search(words[0])):
         return True
-    return 2 <= len(words) <= 3 and not any(w.lower() in _ORG_WORDS for w in words)
+    return 2 <= len(words) <= 3 and not any(w.lower() in _ORG_WORDS | _ARTIFACTS for w in words)
 
 
 def _figure_phrase(q: Question, m: Mention) -> str:

@@ -349,7 +349,7 @@ def analyse(text: str) -> Question:
 
 _WANTS_PERSON = re.compile(
     r"\bwho\b[^?]*\b(?:led|leads|lead|directs?|directed|heads?|headed|chairs?|chaired|runs|ran|manages?|managed|"
-    r"oversees|oversaw|preceded|succeeded|replaced|came before|came after)\b|\bwho (?:is|was) (?:the )?(?:head|director|"
+    r"oversees|oversaw|preceded|succeeded|replaced|came before|came after|founded|co-founded)\b|\bwho (?:is|was) (?:the )?(?:head|director|"
     r"ambassador|leader|chief|chair|secretary|president)\b|\b(?:predecessor|successor)\b",
     re.I,
 )

@@ -1,5 +1,5 @@
-"""Hybrid retrieval: dense (Chroma, cosine) and lexical (BM25) rankings fused with
-reciprocal rank fusion. Returns Hits; does not rank sentences or answer."""
+"""Hybrid retrieval: dense (Chroma, cosine: chunks, and chunks by their best sentence)
+and lexical (BM25) rankings fused with reciprocal rank fusion. Returns Hits; does not rank sentences or answer."""
 
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ class HybridRetriever:
 
     def retrieve(self, text: str, vector: np.ndarray) -> list[Hit]:
         dense = [m.chunk_id for m in self.store.search(vector, self.candidates, len(self.lexical))]
+        by_sentence = self.store.search_sentences(vector, 3 * self.candidates)[: self.candidates]
         lexical = [] if self.dense_only else [i for i, _ in self.lexical.search(text, self.candidates)]
-        fused = reciprocal_rank_fusion([dense, lexical])[: self.top_k]
+        fused = reciprocal_rank_fusion([dense, by_sentence, lexical])[: self.top_k]
         chunks = {c.id: c for c in self.store.get_chunks([i for i, _ in fused])}
         dense_rank = {i: r for r, i in enumerate(dense)}
         lexical_rank = {i: r for r, i in enumerate(lexical)}

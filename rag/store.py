@@ -235,6 +235,15 @@ class ChromaStore:
         result = self.chunks.query(query_embeddings=[vector], n_results=k, include=["distances"])
         return [Match(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
+    def search_sentences(self, vector: NDArray[np.float32], k: int) -> list[str]:
+        """Chunk ids ranked by their nearest sentence: a chunk that says many things is
+        found by the one sentence that matches, which its averaged vector may hide."""
+        k = min(k, self.sentence_count())
+        if k <= 0:
+            return []
+        result = self.sentences.query(query_embeddings=[vector], n_results=k, include=[])
+        return list(dict.fromkeys(i.rsplit(":", 1)[0] for i in result["ids"][0]))
+
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
             return []
