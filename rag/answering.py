@@ -245,6 +245,12 @@ class ExtractiveAnswerer(Answerer):
             return False
         if q.answer_type == "name" and not _names(q, c):
             return False  # no name here that the question did not already give
+        if q.answer_type == "name" and not q.confirm:
+            # "Which are the 70 countries ...": the names must belong to that figure
+            referenced = [f for f in q.asserted if re.search(rf"\bthe {re.escape(f)}\b", q.text)]
+            stated = {figures.value(m.text) for m in c.mentions if m.kind in FIGURE_TYPES}
+            if any(figures.value(f) not in stated for f in referenced):
+                return False
         if (
             q.answer_type == "name"
             and q.wants_person

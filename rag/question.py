@@ -209,6 +209,8 @@ def answer_type(text: str) -> str:
     lowered = text.lower()
     if _KINDS_OF.search(lowered):
         return "description"  # "which kinds of partners": a list of kinds, not one name
+    if re.search(r"\b(?:which|what) (?:are|were) the (?:\d[\d,]*|two|three|four|five|ten) \w+", lowered):
+        return "name"  # "which are the 70 countries": their names, not the count again
     if _YEARS_BETWEEN.search(lowered) and re.search(r"\byears?\b|\bhow long\b", lowered):
         return "date"
     for name, pattern in _TYPE_RULES:
@@ -405,7 +407,10 @@ def _focus(text: str) -> tuple[str, ...]:
     skip = STOPWORDS | _QUESTION_WORDS | _FILLER | _PRONOUNS | _ORDINALS  # "the second one": no noun
     if match := _HOW_MANY.search(text):
         words: list[str] = []
-        phrase = re.sub(r"\b[\w]+-\w+ed\b", " ", match.group(1))  # "ILEA-trained officers": a modifier
+        # "how many people are trafficking victims": the victims are what is counted
+        copula = re.match(r"(?:people|persons|individuals)\s+(?:are|were|r)\s+((?:[\w'-]+\s*){1,4})", match.group(1))
+        phrase = copula.group(1) if copula else match.group(1)
+        phrase = re.sub(r"\b[\w]+-\w+ed\b", " ", phrase)  # "ILEA-trained officers": a modifier
         for word in tokens(phrase):
             if re.fullmatch(_AUX, word) or word in _FOCUS_STOP or (words and word.endswith("ed")):
                 break  # the noun phrase ends at a verb ("staff received", "people trained")
