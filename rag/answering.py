@@ -567,26 +567,30 @@ def _expanded_acronyms(terms: Sequence[str], own: frozenset[str]) -> frozenset[s
     return frozenset(found)
 
 
-@lru_cache(maxsize=65536)
 def _name_only_terms(text: str, asked: frozenset[str]) -> frozenset[str]:
     """Words of the sentence that occur only inside a multi-word name of which the question
     uses just that one word ("victim population" vs "Bureau of Population, Refugees, and
     Migration"). A question that uses two of its words ("TIP report") means the name, and
     a title ("which ambassador") names its holder."""
+    names, outside = _name_terms(text)
+    weak: set[str] = set()
+    meant = set(outside)  # words used outside names, or in a name the question asks about
+    for words in names:
+        used = words & asked
+        (weak if len(used) == 1 else meant).update(used)
+    return frozenset(weak - meant)
+
+
+@lru_cache(maxsize=65536)
+def _name_terms(text: str) -> tuple[tuple[frozenset[str], ...], frozenset[str]]:
+    """(the words of each multi-word name less titles, the words outside names)."""
     names = [m for m in figures.mentions(text) if m.kind == "name" and " " in m.text]
-    if not names:
-        return frozenset()
     outside, last = [], 0
     for m in names:
         outside.append(text[last : m.start])
         last = m.end
     outside.append(text[last:])
-    weak: set[str] = set()
-    meant: set[str] = set(_terms_of(" ".join(outside)))  # words used outside names, or in a name asked about
-    for m in names:
-        used = (_terms_of(m.text) - _TITLE_STEMS) & asked
-        (weak if len(used) == 1 else meant).update(used)
-    return frozenset(weak - meant)
+    return tuple(_terms_of(m.text) - _TITLE_STEMS for m in names), _terms_of(" ".join(outside))
 
 
 def _coverage(weights: dict[str, float], own: frozenset[str], context: frozenset[str]) -> float:

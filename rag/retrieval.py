@@ -1,5 +1,6 @@
 """Hybrid retrieval: dense (Chroma, cosine: chunks, and chunks by their best sentence)
-and lexical (BM25) rankings fused with reciprocal rank fusion. Returns Hits; does not rank sentences or answer."""
+and lexical (BM25) rankings fused with reciprocal rank fusion. Returns Hits; does not
+rank sentences or answer."""
 
 from __future__ import annotations
 

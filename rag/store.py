@@ -238,9 +238,9 @@ class ChromaStore:
     def search_sentences(self, vector: NDArray[np.float32], k: int) -> list[str]:
         """Chunk ids ranked by their nearest sentence: a chunk that says many things is
         found by the one sentence that matches, which its averaged vector may hide."""
-        k = min(k, self.sentence_count())
         if k <= 0:
             return []
+        # Chroma returns what there is when k exceeds the count: no round trip to count first
         result = self.sentences.query(query_embeddings=[vector], n_results=k, include=[])
         return list(dict.fromkeys(i.rsplit(":", 1)[0] for i in result["ids"][0]))
 

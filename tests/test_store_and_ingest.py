@@ -103,3 +103,24 @@ def test_a_collection_built_by_another_model_gives_a_clear_message(hash_settings
 def test_an_unreachable_chroma_server_fails_fast_with_a_message(tmp_path):
     with pytest.raises(StoreError, match="cannot reach the Chroma server"):
         make_client(tmp_path, "http://127.0.0.1:9")  # nothing listens on the discard port
+
+
+def test_search_sentences_ranks_chunks_by_their_nearest_sentence(hash_settings):
+    """A paragraph about several things is found by the one sentence that matches."""
+    write(
+        hash_settings.corpus_dir / "mixed.txt",
+        "Mixed\n\nThe harbour opened in 1901. Fishing boats use it daily. "
+        "The lighthouse keeper retired last spring. Tourists visit the old pier. "
+        "Ferries leave for the islands at noon. Cargo ships unload grain and timber. "
+        "The market sells fresh cod on Fridays. Gulls nest on the harbour wall.\n\n"
+        "The lighthouse was painted red and white.\n\n"
+        "The old lighthouse keeper retired in spring last year.\n",
+    )
+    assistant = make(hash_settings)
+    assistant.ingest(progress=False)
+    vector = assistant.embedder.embed_queries(["The lighthouse keeper retired last spring."])[0]
+    ranked = assistant.store.search_sentences(vector, 50)
+    (mixed,) = [c.id for c in assistant.store.iter_chunks() if c.text.startswith("The harbour")]
+    assert assistant.store.search(vector, 3)[0].chunk_id != mixed  # its averaged vector hides it
+    assert ranked[0] == mixed
+    assert len(ranked) == len(set(ranked)) == assistant.store.count()  # each chunk once, k above the count is fine
