@@ -88,3 +88,27 @@ def test_answers_are_frozen_and_json_serialisable(harbor):
     assert set(data) >= {"text", "abstained", "citations", "timings"}
     with pytest.raises(dataclasses.FrozenInstanceError):
         answer.text = "x"  # type: ignore[misc]
+
+
+def test_years_between_two_events_are_computed_from_both_sentences(harbor):
+    a = harbor.answer("How many years after the first Harbor clinic opened did the Harbor Fund train 400 nurses?")
+    assert a.short_answer == "2 years" and a.computed
+    cited = " ".join(c.text for c in a.citations)
+    assert "2018" in cited and "2020" in cited  # both operands cited
+
+
+def test_in_a_year_is_not_since_that_year():
+    from rag.answering import _since
+
+    assert _since("Since 2009, 194 laws passed.", "2009")
+    assert not _since("How many laws passed in 2009?", "2009")
+
+
+def test_a_word_only_inside_an_unasked_name_is_not_a_match():
+    from rag.answering import _name_only_terms
+    from rag.text import stem
+
+    sentence = "The Bureau of Population, Refugees, and Migration helped 700 victims."
+    assert _name_only_terms(sentence, frozenset({stem("population"), stem("victims")})) == {stem("population")}
+    # two of the name's words in the question: the name is meant
+    assert _name_only_terms(sentence, frozenset({stem("population"), stem("refugees")})) == frozenset()

@@ -58,3 +58,29 @@ def test_values_and_formatting():
     assert value("three") == 3
     assert format_value(2_300_000, "$1.8 million") == "$2.3 million"
     assert format_value(34, "188") == "34"
+
+
+def names(sentence: str) -> list[str]:
+    return [m.text for m in mentions(sentence) if m.kind == "name"]
+
+
+def test_listed_names_join_only_when_they_are_one_name():
+    sentence = (
+        "The Bureau of Population, Refugees, and Migration\u2019s Return, Reintegration, and Family "
+        "Reunification Program helped."
+    )
+    assert names(sentence) == [
+        "Bureau of Population, Refugees, and Migration",
+        "Return, Reintegration, and Family Reunification Program",
+    ]
+    assert names("It works with Ghana, Kenya, and Nigeria.") == ["Ghana", "Kenya", "Nigeria"]
+
+
+def test_identifier_numbers_and_bracketed_acronyms_belong_to_the_name():
+    assert names("set forth by Executive Order 13627 and the Federal Acquisition Regulation") == [
+        "Executive Order 13627",
+        "Federal Acquisition Regulation",
+    ]
+    assert "Child Protection Compact (CPC) Partnership" in names(
+        "Grants go through the Child Protection Compact (CPC) Partnership program."
+    )

@@ -33,3 +33,11 @@ def test_fuzzy_equal_tolerates_typos_but_not_other_numbers():
     assert fuzzy_equal("trafficing", "trafficking")
     assert not fuzzy_equal("2008", "2009")
     assert not fuzzy_equal("cat", "car")
+
+
+def test_chat_shorthand_is_spelled_out_but_abbreviations_are_not():
+    from rag.text import expand_shorthand
+
+    assert expand_shorthand("how many ppl used it lol") == "how many people used it"
+    assert expand_shorthand("ilo + unodc mtgs w/ the govt") == "ilo and unodc meetings with the government"
+    assert expand_shorthand("R&D in the U.S. r great") == "R&D in the U.S. are great"
