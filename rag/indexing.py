@@ -21,6 +21,7 @@ from rag.chunking import chunk_document
 from rag.corpus import LoadError, discover, display_path, file_sha256, load
 from rag.embedding import Embedder
 from rag.store import ChromaStore
+from rag.text import acronym_definitions, expand_acronyms
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class IngestReport:
 def stale_files(store: ChromaStore, paths: Iterable[Path], corpus_dir: Path) -> list[Path]:
     """Files whose content is not (or not completely) in the index."""
     manifest = store.manifest()
-    return [p for p in discover(paths) if manifest.get(display_path(p, corpus_dir)) != file_sha256(p)]
+    return [p for p in discover(paths) if manifest.get(display_path(p, corpus_dir)) != fingerprint(p)]
 
 
 def removed_sources(store: ChromaStore, paths: Sequence[Path], corpus_dir: Path) -> list[str]:
@@ -54,6 +55,16 @@ def removed_sources(store: ChromaStore, paths: Sequence[Path], corpus_dir: Path)
         for source in store.manifest()
         if source not in present and any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
     ]
+
+
+# What is embedded besides the file's bytes: bumping it re-embeds every file on the next
+# ingest (2: defined acronyms are spelled out in the embedded text).
+EMBEDDED_TEXT_VERSION = 2
+
+
+def fingerprint(path: Path) -> str:
+    """The manifest entry of a file: its content hash and how its text was embedded."""
+    return f"{file_sha256(path)}/v{EMBEDDED_TEXT_VERSION}"
 
 
 def ingest(
@@ -73,15 +84,15 @@ def ingest(
     todo: list[tuple[Path, str, str]] = []
     unchanged = 0
     for path in files:
-        source, sha = display_path(path, corpus_dir), file_sha256(path)
-        if manifest.get(source) == sha:
+        source, stamp = display_path(path, corpus_dir), fingerprint(path)
+        if manifest.get(source) == stamp:
             unchanged += 1
         else:
-            todo.append((path, source, sha))
+            todo.append((path, source, stamp))
     skipped: list[tuple[str, str]] = []
     written = indexed = 0
     bar = _progress_bar(len(todo), progress)
-    for path, source, sha in todo:
+    for path, source, stamp in todo:
         try:
             document = load(path, source) if max_file_bytes is None else load(path, source, max_file_bytes)
             chunks = chunk_document(document, chunk_chars)
@@ -91,7 +102,7 @@ def ingest(
             bar.update(1)
             continue
         written += _write_file(store, embedder, source, chunks)
-        manifest[source] = sha
+        manifest[source] = stamp
         store.set_manifest(manifest)
         indexed += 1
         bar.update(1)
@@ -116,9 +127,10 @@ def ingest(
 
 def _write_file(store: ChromaStore, embedder: Embedder, source: str, chunks: list[Chunk]) -> int:
     old_ids = store.chunk_ids(source)
+    acronyms = acronym_definitions(" ".join(c.text for c in chunks))
     for batch in _batches(chunks, 256):
-        chunk_vectors = embedder.embed_documents([c.embedding_text() for c in batch])
-        sentence_texts = [s.text for c in batch for s in c.sentences]
+        chunk_vectors = embedder.embed_documents([expand_acronyms(c.embedding_text(), acronyms) for c in batch])
+        sentence_texts = [expand_acronyms(s.text, acronyms) for c in batch for s in c.sentences]
         sentence_vectors = (
             embedder.embed_documents(sentence_texts)
             if sentence_texts

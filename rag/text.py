@@ -427,3 +427,41 @@ def expand_shorthand(text: str) -> str:
         return _SHORTHAND[m.group(1).lower()]
 
     return re.sub(r"[ \t]{2,}", " ", _SHORTHAND_RE.sub(spelled, text)).strip()
+
+
+# Acronyms a document defines ("Child Protection Compact (CPC)", "Trafficking in Persons
+# (TIP) Report") are spelled out in the text that is embedded, not in the text stored or
+# cited: the embedding model does not know that a "TIP Office" is a trafficking office.
+_DEFINED = re.compile(r"((?:[A-Z][\w'-]*\s+(?:(?:of|in|on|for|and|to|the)\s+)*){1,8})\(([A-Z]{2,6})\)")
+
+
+def acronym_definitions(text: str) -> dict[str, str]:
+    """ "the Child Protection Compact (CPC) Partnership" -> {"CPC": "Child Protection Compact"}.
+    The long form is the shortest run of capitalised words before the brackets whose
+    initials spell the acronym (minor words may sit between them)."""
+    found: dict[str, str] = {}
+    for m in _DEFINED.finditer(text):
+        words, acronym = m.group(1).split(), m.group(2)
+        for start in range(len(words) - 1, -1, -1):
+            run = words[start:]
+            capitals = "".join(w[0] for w in run if w[0].isupper())
+            every = "".join(w[0] for w in run).upper()  # "Trafficking in Persons" -> "TIP"
+            if acronym in (capitals, every) and run[0][0].isupper():
+                found.setdefault(acronym, " ".join(words[start:]))
+                break
+    return found
+
+
+def expand_acronyms(text: str, definitions: dict[str, str]) -> str:
+    """Each bare use of a defined acronym gets its long form: "TIP Office" -> "TIP (Trafficking
+    in Persons) Office". The definition itself is left as it is."""
+    if not definitions:
+        return text
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, definitions)) + r")\b(?!\s*\))(?<!\()")
+
+    def spelled(m: re.Match[str]) -> str:
+        if text[max(0, m.start() - 1) : m.start()] == "(":
+            return m.group(1)
+        return f"{m.group(1)} ({definitions[m.group(1)]})"
+
+    return pattern.sub(spelled, text)

@@ -124,3 +124,15 @@ def test_search_sentences_ranks_chunks_by_their_nearest_sentence(hash_settings):
     assert assistant.store.search(vector, 3)[0].chunk_id != mixed  # its averaged vector hides it
     assert ranked[0] == mixed
     assert len(ranked) == len(set(ranked)) == assistant.store.count()  # each chunk once, k above the count is fine
+
+
+def test_a_new_way_of_embedding_re_embeds_unchanged_files_once(hash_settings, monkeypatch):
+    import rag.indexing
+
+    write(hash_settings.corpus_dir / "a.txt", "Alpha\n\nThe office trained 40 officers in 2019.\n")
+    assistant = make(hash_settings)
+    assert assistant.ingest(progress=False).files_indexed == 1
+    monkeypatch.setattr(rag.indexing, "EMBEDDED_TEXT_VERSION", rag.indexing.EMBEDDED_TEXT_VERSION + 1)
+    again = assistant.ingest(progress=False)
+    assert again.files_indexed == 1 and again.vectors == 1  # re-embedded in place, not duplicated
+    assert assistant.ingest(progress=False).files_unchanged == 1

@@ -41,3 +41,16 @@ def test_chat_shorthand_is_spelled_out_but_abbreviations_are_not():
     assert expand_shorthand("how many ppl used it lol") == "how many people used it"
     assert expand_shorthand("ilo + unodc mtgs w/ the govt") == "ilo and unodc meetings with the government"
     assert expand_shorthand("R&D in the U.S. r great") == "R&D in the U.S. are great"
+
+
+def test_defined_acronyms_are_spelled_out_for_embedding_only_where_used_bare():
+    from rag.text import acronym_definitions, expand_acronyms
+
+    text = "The annual Trafficking in Persons (TIP) Report grew. The Child Protection Compact (CPC) works."
+    found = acronym_definitions(text)
+    assert found == {"TIP": "Trafficking in Persons", "CPC": "Child Protection Compact"}
+    assert expand_acronyms("The TIP Office and the first CPC.", found) == (
+        "The TIP (Trafficking in Persons) Office and the first CPC (Child Protection Compact)."
+    )
+    assert expand_acronyms(text, found) == text  # the definitions themselves stay as written
+    assert acronym_definitions("It costs (USD) 5.") == {}  # no long form before the brackets
