@@ -21,7 +21,7 @@ from rag.chunking import chunk_document
 from rag.corpus import LoadError, discover, display_path, file_sha256, load
 from rag.embedding import Embedder
 from rag.store import ChromaStore
-from rag.text import acronym_definitions, expand_acronyms
+from rag.text import acronym_definitions, acronym_expander
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -127,10 +127,10 @@ def ingest(
 
 def _write_file(store: ChromaStore, embedder: Embedder, source: str, chunks: list[Chunk]) -> int:
     old_ids = store.chunk_ids(source)
-    acronyms = acronym_definitions(" ".join(c.text for c in chunks))
+    spelled = acronym_expander(acronym_definitions(" ".join(c.text for c in chunks)))
     for batch in _batches(chunks, 256):
-        chunk_vectors = embedder.embed_documents([expand_acronyms(c.embedding_text(), acronyms) for c in batch])
-        sentence_texts = [expand_acronyms(s.text, acronyms) for c in batch for s in c.sentences]
+        chunk_vectors = embedder.embed_documents([spelled(c.embedding_text()) for c in batch])
+        sentence_texts = [spelled(s.text) for c in batch for s in c.sentences]
         sentence_vectors = (
             embedder.embed_documents(sentence_texts)
             if sentence_texts

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 # One character for one, so offsets in normalised text equal offsets in the source.
@@ -452,16 +452,14 @@ def acronym_definitions(text: str) -> dict[str, str]:
     return found
 
 
-def expand_acronyms(text: str, definitions: dict[str, str]) -> str:
-    """Each bare use of a defined acronym gets its long form: "TIP Office" -> "TIP (Trafficking
-    in Persons) Office". The definition itself is left as it is."""
+def acronym_expander(definitions: dict[str, str]) -> Callable[[str], str]:
+    """A function that gives each bare use of a defined acronym its long form: "TIP Office"
+    -> "TIP (Trafficking in Persons) Office". The definition itself is left as it is."""
     if not definitions:
-        return text
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, definitions)) + r")\b(?!\s*\))(?<!\()")
+        return lambda text: text
+    pattern = re.compile(r"(?<!\()\b(" + "|".join(map(re.escape, definitions)) + r")\b(?!\s*\))")
 
-    def spelled(m: re.Match[str]) -> str:
-        if text[max(0, m.start() - 1) : m.start()] == "(":
-            return m.group(1)
-        return f"{m.group(1)} ({definitions[m.group(1)]})"
+    def expand(text: str) -> str:
+        return pattern.sub(lambda m: f"{m.group(1)} ({definitions[m.group(1)]})", text)
 
-    return pattern.sub(spelled, text)
+    return expand

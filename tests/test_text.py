@@ -44,13 +44,14 @@ def test_chat_shorthand_is_spelled_out_but_abbreviations_are_not():
 
 
 def test_defined_acronyms_are_spelled_out_for_embedding_only_where_used_bare():
-    from rag.text import acronym_definitions, expand_acronyms
+    from rag.text import acronym_definitions, acronym_expander
 
     text = "The annual Trafficking in Persons (TIP) Report grew. The Child Protection Compact (CPC) works."
     found = acronym_definitions(text)
     assert found == {"TIP": "Trafficking in Persons", "CPC": "Child Protection Compact"}
-    assert expand_acronyms("The TIP Office and the first CPC.", found) == (
+    spelled = acronym_expander(found)
+    assert spelled("The TIP Office and the first CPC.") == (
         "The TIP (Trafficking in Persons) Office and the first CPC (Child Protection Compact)."
     )
-    assert expand_acronyms(text, found) == text  # the definitions themselves stay as written
+    assert spelled(text) == text  # the definitions themselves stay as written
     assert acronym_definitions("It costs (USD) 5.") == {}  # no long form before the brackets
