@@ -109,7 +109,13 @@ def answer_matches(expected: str, answer: str) -> bool:
             any(same_value(w.value, g.value) and (not w.unit or not g.unit or w.unit == g.unit) for g in got)
             for w in wanted
         )
-    return fold(expected) in fold(answer) or fold(expected).replace("-", " ") in fold(answer).replace("-", " ")
+    # Articles are dropped as in SQuAD's answer normalisation: "the ILO and the UNODC" ~ "ILO and UNODC".
+    want, said = _phrase(expected), _phrase(answer)
+    return want in said or want.replace("-", " ") in said.replace("-", " ")
+
+
+def _phrase(text: str) -> str:
+    return " ".join(re.sub(r"\b(?:a|an|the)\b", " ", fold(text)).split())
 
 
 def any_answer_matches(expected: Iterable[str], answer: str) -> bool:

@@ -21,8 +21,8 @@ import numpy as np
 
 from rag import figures
 from rag.figures import Mention
-from rag.question import Question, looks_like_instructions
-from rag.text import FRAMING, STOPWORDS, fold, fuzzy_equal, stem, tokens
+from rag.question import WINNER_WORDS, Question, looks_like_instructions
+from rag.text import FRAMING, STOPWORDS, acronym_definitions, fold, fuzzy_equal, stem, tokens
 from rag.types import Answer, Citation, Hit, Sentence
 from rag.wordsim import WordSimilarity
 
@@ -33,8 +33,12 @@ _FUTURE_WORDS = re.compile(r"\b(?:will|plans? to|is to|are to|upcoming|scheduled
 _NOW_WORDS = re.compile(r"\b(?:today|now|currently|current|presently|ongoing)\b", re.I)
 _SYNONYM_MIN = 0.55  # word-vector cosine above which two words count as the same idea
 MIN_SEMANTIC = 0.2  # below this a sentence is about something else, whatever words it shares
+_PLACE_NOUNS = frozenset(stem(w) for w in ("country", "countries", "nation", "city", "cities", "capital"))
+_PLACE_MIN = 0.3  # word-vector cosine of a name to "country" above which it is taken for a place
 _SAME_NAME = 0.75  # word-vector cosine above which an unknown name is taken to mean a known one
-_DEMONSTRATIVE = re.compile(r"^(?:This|These|That|Those|Such|The same)\b")
+# Sentences that point back at the one before: its years are theirs ("In 2012, ... announced
+# the Partnership." -> "Since then, the Partnership has run two challenges.").
+_DEMONSTRATIVE = re.compile(r"^(?:This|These|That|Those|Such|The same|Since then|Since that time|At that time)\b")
 
 
 def _is_place_constraint(question: str, entity: str) -> bool:
@@ -186,6 +190,8 @@ class ExtractiveAnswerer(Answerer):
         if not evidence.hits:
             return abstention(q)
         candidates = self.rank(evidence)
+        if q.expands:
+            return self._expansion(q, candidates)
 
         def common(word: str) -> bool:
             return evidence.df_ratio(word) >= 0.25
@@ -197,10 +203,11 @@ class ExtractiveAnswerer(Answerer):
         if not viable:
             return abstention(q)
         for c in viable[:8]:
-            if not self._focus_present(q, c):
-                c.soft_penalty += self.focus_penalty  # what is asked about is not named in the sentence
+            missing = 0.0 if self._focus_present(q, c) else self.focus_penalty  # the thing asked about is not named
             if q.answer_type == "count" and q.focus:
-                c.soft_penalty += self._count_noun_penalty(q, c)
+                # the counted noun is a sharper test of the same thing: one penalty, not two
+                missing = max(missing, self._count_noun_penalty(q, c))
+            c.soft_penalty += missing
         best = max(viable, key=lambda c: c.score - c.soft_penalty)
         if best.score - best.soft_penalty < self.threshold:
             return abstention(q)
@@ -237,7 +244,7 @@ class ExtractiveAnswerer(Answerer):
             c.soft_penalty += 0.1  # "in total" is not what is ongoing now
         if q.now and not q.years and q.answer_type in KINDS:
             # "right now": a sentence about the present beats one about the past
-            c.soft_penalty += -0.05 if _NOW_WORDS.search(text) else 0.05 if figures.years(text) else 0.0
+            c.soft_penalty += -0.1 if _NOW_WORDS.search(text) else 0.05 if figures.years(text) else 0.0
         lowered = text.lower()
         if any(phrase not in lowered for phrase in q.relative_time):
             return False  # "last year": an undated document cannot say what happened then
@@ -247,9 +254,21 @@ class ExtractiveAnswerer(Answerer):
             return False  # no name here that the question did not already give
         if q.answer_type == "name" and not q.confirm:
             # "Which are the 70 countries ...": the names must belong to that figure
-            referenced = [f for f in q.asserted if re.search(rf"\bthe {re.escape(f)}\b", q.text)]
+            referenced = [  # "the one meant to ..." is a pronoun, not a figure
+                f for f in q.asserted if f.lower() != "one" and re.search(rf"\bthe {re.escape(f)}\b", q.text)
+            ]
             stated = {figures.value(m.text) for m in c.mentions if m.kind in FIGURE_TYPES}
             if any(figures.value(f) not in stated for f in referenced):
+                return False
+        if q.identifier and not any(re.search(r"\d", m.text) for m in _names(q, c)):
+            return False  # "the number of the resolution": a name without a number is no answer
+        if q.asks_winner and not WINNER_WORDS.search(text):
+            return False  # "who won the challenge": what it awarded is not who won it
+        if q.answer_type == "name" and q.focus and q.focus[-1] in _PLACE_NOUNS and self.words is not None:
+            # "which country": a place, by meaning ("Government of Ghana" ~ country 0.40,
+            # "TIP Office" 0.19); an office or a program is no answer
+            asked = next((t for t in tokens(q.text) if stem(t) == q.focus[-1]), q.focus[-1])
+            if not any(self._similar(asked, [m.text.lower()]) >= _PLACE_MIN for m in _names(q, c)):
                 return False
         if (
             q.answer_type == "name"
@@ -301,13 +320,15 @@ class ExtractiveAnswerer(Answerer):
             return False  # a figure or date must be about one of the things the question names
         if q.operation and any(_entity_in(e, local, common) for e in q.entities):
             return True  # one operand of a computation: it need only be about one of the things named
+        if q.premise_entities and not any(_entity_in(e, context, common, unknown) for e in q.entities):
+            return False  # "Since the Partnership was announced by ..., what ...": about one of them at least
         for entity in q.entities + q.context_entities:
             # "in the United States" constrains even when its words are everywhere in the corpus
             picks_out = (lambda w: False) if _is_place_constraint(q.text, entity) else common
             if _entity_in(entity, local, picks_out):
                 continue
             if not _entity_in(entity, context, picks_out):
-                if q.confirm and entity in q.entities:
+                if (q.confirm or q.premise_entities) and entity in q.entities:
                     c.soft_penalty += 0.05  # a claimed name is checked, not required ("X directs it, right?")
                     continue
                 if not _entity_in(entity, text, common, unknown):
@@ -323,6 +344,20 @@ class ExtractiveAnswerer(Answerer):
                 c.soft_penalty += 0.08  # named in the paragraph but not in this sentence
         return True
 
+    def _expansion(self, q: Question, candidates: list[_Candidate]) -> Answer:
+        """ "What does CPC stand for?": the long form where the documents define it."""
+        for c in candidates:
+            long_form = acronym_definitions(c.sentence.text).get(q.expands)
+            if long_form:
+                return self._reply(q, [c], long_form)
+        # Not defined in brackets: a name whose initials spell it ("ILEA" -> "International
+        # Law Enforcement Academy" in "the International Law Enforcement Academy Program").
+        for c in candidates[:10]:
+            for m in c.mentions:
+                if m.kind == "name" and (spelled := _spelled_by(m.text, q.expands)):
+                    return self._reply(q, [c], spelled)
+        return abstention(q, f"they do not spell out {q.expands}")
+
     def _count_noun_penalty(self, q: Question, c: _Candidate) -> float:
         """ "How many convictions" is not answered by "194 pieces of legislation"."""
         head = q.focus[-1]
@@ -332,7 +367,7 @@ class ExtractiveAnswerer(Answerer):
             if m.kind != "count":
                 continue
             noun = {stem(t) for t in tokens(m.noun)}
-            if not noun or head in noun or any(fuzzy_equal(head, n) for n in noun):
+            if not noun or head in noun or any(fuzzy_equal(head, n) for n in noun) or _typo_of_any(q, tokens(m.noun)):
                 return 0.0
             # a modifier the question also uses ("anti-trafficking") says nothing about the head
             modifiers = set(q.terms) - {head}
@@ -350,7 +385,7 @@ class ExtractiveAnswerer(Answerer):
         words = [t for t in tokens(f"{c.sentence.text} {c.hit.chunk.heading}") if t not in STOPWORDS]
         own = {stem(w) for w in words}
         for term in q.focus[-1:]:  # the head noun: "law enforcement people" -> "people"
-            if term in own or any(fuzzy_equal(term, o) for o in own):
+            if term in own or any(fuzzy_equal(term, o) for o in own) or _typo_of_any(q, words):
                 continue
             surface = next((t for t in tokens(q.text) if stem(t) == term), term)
             if self.words is not None and self.words.best(surface, words) >= _SYNONYM_MIN:
@@ -368,7 +403,11 @@ class ExtractiveAnswerer(Answerer):
             short = _best_by_proximity(q, c, _dates(q, c)).text
         elif q.answer_type == "name":
             names = _names(q, c)
-            short = _best_by_proximity(q, c, names, self._similar).text if names else ""
+            if q.identifier:
+                names = [m for m in names if re.search(r"\d", m.text)]
+            if names:
+                best = _best_by_proximity(q, c, names, self._similar)
+                short = _listed_with(sentence, names, best) if q.several else best.text
         correction = _correction(q, c, short)
         if q.confirm and not correction and q.answer_type == "name" and short:
             claimed = {stem(t) for t in tokens(q.text)}
@@ -660,7 +699,8 @@ def _names(q: Question, c: _Candidate) -> list[Mention]:
     for m in c.mentions:
         if m.kind != "name":
             continue
-        own = [stem(t) for t in tokens(m.text) if t not in STOPWORDS and t not in _TITLE_WORDS]  # "Ambassador X" is X
+        # "Ambassador X" is X; "the Government of Ghana" is Ghana
+        own = [stem(t) for t in tokens(m.text) if t not in STOPWORDS and t not in _TITLE_WORDS | _DESIGNATORS]
         if _acronyms(m.text, 2) & acronyms:
             continue  # "Office to Monitor and Combat Trafficking in Persons" is the "TIP Office" asked about
         if own and sum(t in asked or t in acronyms for t in own) / len(own) < 0.75:
@@ -701,24 +741,33 @@ def _mention_score(
     score = 0.0
     noun = figures.noun_terms(m.noun)
     focus = set(q.focus)
-    if focus and noun & focus:
+    # The head noun decides ("foreign police officers" -> officers); its modifiers count as
+    # other question words ("30,000 foreign counterparts" shares only "foreign").
+    if focus and q.focus[-1] in noun:
         score += 2.0
-    elif focus and noun and any(fuzzy_equal(f, n) for f in focus for n in noun):
+    elif focus and noun and (any(fuzzy_equal(q.focus[-1], n) for n in noun) or _typo_of_any(q, tokens(m.noun))):
         score += 1.5
     elif focus and m.noun and similar is not None:
         words = [w.lower() for w in m.noun.split()]
-        surface = [t for t in tokens(q.text) if stem(t) in focus]
+        surface = [t for t in tokens(q.text) if stem(t) == q.focus[-1]]
         if any(similar(f, words) >= _SYNONYM_MIN for f in surface):
             score += 1.5  # "relatives" ~ "family members"
+    if q.subject and similar is not None and m.noun and m.kind != "name":
+        score += _closest_noun_bonus(q.subject, c, m, similar)
     asked = set(q.terms) | set(q.context_terms)
-    if noun & (set(q.terms) - focus):
+    if noun & (set(q.terms) - set(q.focus[-1:])):
         score += 1.0  # "238 percent more prosecutions" for a question about prosecutions
-    own_terms = set(q.terms)
+    # The premise's words found the passage; the figure is picked by what is asked.
+    own_terms = set(q.terms) - set(q.premise_terms)
     if q.subset_of and any(figures.value(m.text) == figures.value(f) for f in q.subset_of):
         score -= 2.0  # "how many of them ...": a part of the earlier figure, not the figure again
     if m.kind != "name":
         clause = _clause(text, m)
-        score += 0.4 * len({stem(t) for t in tokens(clause)} & own_terms)  # question words in the figure's own clause
+        # Question words in the figure's own clause; words of a name there ("the International Law
+        # Enforcement Academy Program has trained 30,000 ..., including 4,500 officers") say whose
+        # figures these are, which every figure of the sentence shares.
+        named = {stem(t) for o in c.mentions if o.kind == "name" for t in tokens(o.text)}
+        score += 0.4 * len(({stem(t) for t in tokens(clause)} - named) & own_terms)
     for position, word in _token_positions(text):
         if word in q.negated:
             score -= 0.8 / (1.0 + abs(position - m.start) / 24.0)
@@ -741,6 +790,22 @@ def _mention_score(
         elif not q.years and current:
             score += 1.5 if explicit else 0.75
     return score
+
+
+def _closest_noun_bonus(subject: str, c: _Candidate, m: Mention, similar: Similar) -> float:
+    """ "How much did guilty verdicts rise" over "238 percent more prosecutions and 58 percent
+    more convictions": when no figure's noun shares a word with what changed, the figure
+    whose noun is closest in meaning is the one asked about. Relative, not a threshold:
+    word vectors rank paraphrases better than they score them."""
+    options = [o for o in c.mentions if o.kind == m.kind and o.noun]
+    wanted = {stem(t) for t in tokens(subject)}
+    if len(options) < 2 or any(wanted & figures.noun_terms(o.noun) for o in options):
+        return 0.0  # one figure, or the words themselves decide
+    scores = {o.start: similar(subject.lower(), [o.noun.lower()]) for o in options}
+    ranked = sorted(scores.values(), reverse=True)
+    if scores[m.start] == ranked[0] and ranked[0] - ranked[1] >= 0.01:
+        return 1.5
+    return 0.0
 
 
 def _attached_years(c: _Candidate, m: Mention) -> set[str]:
@@ -789,9 +854,15 @@ def _best_mention(q: Question, c: _Candidate, kinds: Sequence[str], similar: Sim
 def _best_by_proximity(q: Question, c: _Candidate, options: list[Mention], similar: Similar | None = None) -> Mention:
     focus_words = [t for t in tokens(q.text) if stem(t) in q.focus]
     qualifiers = {a.lower() for a in re.findall(r"\b[A-Z]{2,6}\b", q.text) if _qualifies_focus(q, a)}
+    # "who was it signed with?", "developed by?": the answer is the object of that preposition
+    stranded = re.search(r"\b(with|by|to|from|for|between)\s*[?.!]*\s*$", q.text, re.I)
 
     def score(m: Mention) -> float:
         bonus = 0.0
+        if stranded and re.search(
+            rf"\b{stranded.group(1)}\s+(?:the\s+)?(?:\w+\s+)?$", c.sentence.text[: m.start], re.I
+        ):
+            bonus += 1.5
         if similar is not None and focus_words and m.kind == "name":
             # "which country" -> "Government of Ghana" rather than "TIP Office"
             bonus += 2.0 * max(similar(f, [m.text.lower()]) for f in focus_words)
@@ -806,6 +877,13 @@ def _best_by_proximity(q: Question, c: _Candidate, options: list[Mention], simil
         before = fold(c.sentence.text[max(0, m.start - 25, previous_end) : m.start])
         if any(f in {stem(t) for t in tokens(before)} for f in q.focus):
             bonus += 2.0  # "the NGO Verité", "Ambassador Susan Coppedge"
+        elif (
+            similar is not None
+            and focus_words
+            and (lead := [t for t in tokens(f"{before} {m.text}") if t not in STOPWORDS])
+            and max(similar(f, lead) for f in focus_words) >= _SYNONYM_MIN
+        ):
+            bonus += 2.0  # "which nonprofit" -> "the NGO Verité"
         elif m.kind == "name" and any(stem(t) in q.focus for t in tokens(m.text)):
             bonus += 2.0  # "which bureau" -> "Bureau of Population, Refugees, and Migration"
         if m.kind == "name" and any(a in qualifiers for a in _acronyms(m.text, 2)):
@@ -855,6 +933,7 @@ _ORG_WORDS = frozenset(
 )
 
 
+_DESIGNATORS = frozenset("government republic kingdom state states city province people's".split())
 _TITLE_WORDS = frozenset("ambassador president secretary director dr mr mrs ms the of".split())
 _TITLE_STEMS = frozenset(stem(w) for w in _TITLE_WORDS)
 _ARTIFACTS = frozenset(
@@ -882,10 +961,51 @@ _ARTIFACTS = frozenset(
 )
 
 
+def _typo_of_any(q: Question, words: Sequence[str]) -> bool:
+    """The head noun as typed is one typo from one of the words ("countires" ~ "countries").
+    Compared unstemmed: a typo can change how a word stems ("countire" vs "countri")."""
+    typed = [t for t in tokens(q.text) if q.focus and stem(t) == q.focus[-1]]
+    return any(fuzzy_equal(t, w.lower()) for t in typed for w in words)
+
+
+def _spelled_by(name: str, acronym: str) -> str:
+    """The run of words in a name whose capitals spell the acronym, or ""."""
+    words = name.split()
+    for start in range(len(words)):
+        if not words[start][0].isupper():
+            continue
+        capitals = ""
+        for end in range(start, len(words)):
+            if words[end][0].isupper():
+                capitals += words[end][0]
+            if capitals == acronym:
+                return " ".join(words[start : end + 1])
+            if not acronym.startswith(capitals):
+                break
+    return ""
+
+
+def _listed_with(sentence: str, names: list[Mention], best: Mention) -> str:
+    """ "Which two bodies ...": the names listed together with the best one ("the
+    International Labor Organization and the United Nations Office on Drugs and Crime")."""
+    ordered = sorted(names, key=lambda m: m.start)
+    i = j = ordered.index(best)
+    joins = r",?\s+(?:and|or|as well as)\s+(?:the\s+)?|,\s+(?:the\s+)?"
+    while i > 0 and re.fullmatch(joins, sentence[ordered[i - 1].end : ordered[i].start]):
+        i -= 1
+    while j + 1 < len(ordered) and re.fullmatch(joins, sentence[ordered[j].end : ordered[j + 1].start]):
+        j += 1
+        if re.search(r"\b(?:and|or)\b", sentence[ordered[j - 1].end : ordered[j].start]):
+            break  # "A, B and C" ends at C
+    return sentence[ordered[i].start : ordered[j].end]
+
+
 def _looks_like_person(sentence: str, m: Mention) -> bool:
     words = m.text.split()
     if _TITLES.search(sentence[: m.start]) or _TITLES.match(m.text + " ") or (words and _TITLES.search(words[0])):
         return True
+    if re.search(r"\bthe\s+$", sentence[: m.start], re.I):
+        return False  # "the United States", "the Freedom Fund": people's names take no article
     return 2 <= len(words) <= 3 and not any(w.lower() in _ORG_WORDS | _ARTIFACTS for w in words)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from rag.figures import mentions, years
 from rag.text import STOPWORDS, content_terms, expand_shorthand, split_sentences, stem, tokens
 
+_CHANGE_VERB_EARLY = r"(?:go|went|gone) up|rise|rose|risen|grow|grew|grown|increase|climb|jump|expand"
 _TYPE_RULES: tuple[tuple[str, str], ...] = (
     (
         "quantity",
@@ -22,13 +23,17 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "money",
-        r"\bhow (?:big|large|much) (?:a |an )?(?:sum|amount|budget|pot|pile|chunk)\b|^(?!.*\bhow many\b(?! dollars)).*\b(?:prize|grant|award|total|combined|overall) money\b|\bhow (?:big|large)\b[^?]*\b(?:money|funding|budget|dollars)\b|\bwhat did (?:it|they|\w+) cost\b|\bhow much did (?:it|they|\w+) cost\b|\bcost (?:of|to)\b|\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\bwhat(?:'s|\u2019s| is| was| are| were) (?:the )?(?:[\w'\u2019-]+ ){1,3}(?:budget|salary|revenue|spending)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)",
+        r"\bhow (?:big|large|much) (?:a |an )?(?:sum|amount|budget|pot|pile|chunk)\b|^(?!.*\bhow many\b(?! dollars)).*\b(?:prize|grant|award|total|combined|overall) money\b|\bhow (?:big|large)\b[^?]*\b(?:money|funding|budget|dollars)\b|\bwhat did (?:it|they|\w+) cost\b|\bhow much did (?:it|they|\w+) cost\b|\bcost (?:of|to)\b|\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\bwhat(?:'s|\u2019s| is| was| are| were) (?:the )?(?:[\w'\u2019-]+ ){1,3}(?:budget|salary|revenue|spending)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)|\b(?:combined|total|overall|sum)\s+(?:total\s+)?(?:awarded|granted|spent|funded|raised|paid|invested|given|disbursed)\b",
     ),
+    # "how much did the count of convictions rise": a change, told as a percent or a number
+    ("quantity", rf"\bhow much (?:did|has|have|had|was|were)\b[^?]*\b(?:{_CHANGE_VERB_EARLY})\b"),
     ("count", r"\bhow many\b|\bnumber of\b|\bcount of\b|\bhow large\b|\bhow big\b"),
     ("quantity", r"\bhow much\b"),  # money was ruled out above: any figure may answer
     (
         "money",
-        r"^(?!\s*(?:what|which|who|whom|when|where|why|how)\b)[^?]*\b(?:budget|cost|costs|funding|spending|grants? total|price)\b",
+        # a request without a question word ("Tell me the budget"); "I want to know which
+        # organizations received funding" asks for names
+        r"^(?!.*\b(?:what|which|who|whom|when|where|why|how)\b)[^?]*\b(?:budget|cost|costs|funding|spending|grants? total|price)\b",
     ),
     (
         "date",
@@ -36,7 +41,7 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "name",
-        r"^\s*(?:(?:and|so|ok|okay|but|hey|then)\s*,?\s+)?who\b|\bwho(?:'s|\u2019s)\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agency|bod(?:y|ies)|bureau|country|nation|city|place|region|territory|government|company|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|official|president|challenge|tool|app|application|body|entity|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agency|country|nation|city|government|company|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b",
+        r"^\s*(?:(?:and|so|ok|okay|but|hey|then)\s*,?\s+)?who\b|\bwho(?:'s|\u2019s)\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agenc(?:y|ie)|bod(?:y|ie)|bureau|countr(?:y|ie)|nation|cit(?:y|ie)|place|region|territor(?:y|ie)|government|compan(?:y|ie)|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|people|official|president|challenge|tool|app|application|entit(?:y|ie)|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agenc(?:y|ie)|countr(?:y|ie)|nation|cit(?:y|ie)|government|compan(?:y|ie)|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b",
     ),
 )
 _AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|can|could|would|should)"
@@ -76,6 +81,9 @@ _FILLER = frozenset(
         "names",
         "number",
         "amount",
+        "value",  # "the combined value of": the money itself
+        "sum",
+        "worth",
         "part",
         "parts",
         "form",
@@ -166,7 +174,14 @@ class Question:
     relative_time: tuple[str, ...] = ()  # "last year": the sentence must say so too
     operation: str = ""  # "sum" | "difference" | "span" (years between two events) | ""
     wants_person: bool = False  # "who led / directs / heads ...": a person, not an office
+    several: bool = False  # "which two bodies", "which organizations": every name of the list, not one
+    expands: str = ""  # "what does CPC stand for": the acronym whose long form is asked for
+    subject: str = ""  # "how much did guilty verdicts rise": what changed, in the question's words
     asserted: tuple[str, ...] = ()  # figures the question states (checked against the documents)
+    premise_terms: tuple[str, ...] = ()  # words only of the scene-setting part: they find the passage, not the figure
+    identifier: bool = False  # "the number of the presidential order": a name with a number ("Executive Order 13627")
+    asks_winner: bool = False  # "who won the challenge": only a sentence that names a winner answers it
+    premise_entities: bool = False  # the entities come from the scene-setting part: claims, checked loosely
     negated: tuple[str, ...] = ()  # "not just the trafficking ones": figures near these are not wanted
     subset_of: tuple[str, ...] = ()  # "how many of them": figures of the earlier answer, not the answer now
     context_terms: tuple[str, ...] = ()  # from earlier turns, weighted lower
@@ -213,6 +228,12 @@ def answer_type(text: str) -> str:
         return "name"  # "which are the 70 countries": their names, not the count again
     if _YEARS_BETWEEN.search(lowered) and re.search(r"\byears?\b|\bhow long\b", lowered):
         return "date"
+    if identifier := re.search(r"\bnumber of (?:the|that|this|its) ", lowered):
+        # "the number of the presidential order": an identifier ("13627"), not a count;
+        # "the number of the victims" counts (a plural head)
+        head = _head_noun(text[identifier.end() :])
+        if head and not re.search(r"(?:s|people|staff|personnel|police)$", head.lower()):
+            return "name"  # answered only by a name with a number in it (Question.identifier)
     for name, pattern in _TYPE_RULES:
         if re.search(pattern, lowered):
             return name
@@ -220,7 +241,10 @@ def answer_type(text: str) -> str:
 
 
 _PREMISE_LEAD = re.compile(
-    r"^\s*(?:since|given(?: that)?|because|as|although|now that|if|considering(?: that)?|seeing as)\b[^,?]*,\s*", re.I
+    r"^\s*(?:since|given(?: that)?|because|as|although|now that|if|considering(?: that)?|seeing as|of the|among the|out of the"
+    # "When the meeting was held in 2015, what ...": a subordinate "when", not "When was ..."
+    r"|when(?!\s+(?:did|was|were|is|are|do|does|has|have|had|will|would|could|can)\b))\b[^,?]*,\s*",
+    re.I,
 )
 _APPOSITIVE = re.compile(r",\s+(?:\w+ly\s+)?(?:\w+ed|\w+en)\b[^,?]*,", re.I)
 
@@ -238,6 +262,13 @@ def split_premise(text: str) -> tuple[str, str]:
     ]
     ask = asks[-1] if asks else text.strip()
     premise = [s for s in sentences if s is not ask and s not in asks]
+    # "The Academy trained foreign counterparts; how many of those officers ...": a clause
+    # before a semicolon or colon that opens the question sets the scene.
+    if clause := re.match(
+        r"(.{12,}?)[;:]\s+(?=(?:and\s+|so\s+)?(?:what|which|who|whom|when|where|why|how)\b)", ask, re.I
+    ):
+        premise.append(clause.group(1))
+        ask = ask[clause.end() :]
     lead = _PREMISE_LEAD.match(ask)
     # "Since 2009," is a time constraint; "Since the report covered 200 countries in 2008," a premise.
     if (
@@ -285,6 +316,58 @@ _DISCOURSE = re.compile(
 )
 
 
+# "What does CPC stand for?", "what is TIP short for", "the full name of the ILEA".
+# "stand for" is said only of abbreviations, so a lower-case "cpc" counts; "mean" needs capitals.
+_STANDS_FOR = re.compile(
+    r"\b(?i:what|wat)\s+(?i:does|do|did)\s+(?i:the\s+)?(?P<a>[A-Za-z]{2,6})s?\s+(?i:stands?)\s+for\b"
+    r"|\b(?P<b>[A-Za-z]{2,6})\s+(?:stands|is short|is an acronym|is an abbreviation)\s+for\b"
+    r"|\b(?i:what)\s+is\s+(?:the\s+)?(?P<c>[A-Za-z]{2,6})\s+short\s+for\b"
+    r"|\b(?i:full|long)\s+(?:name|form)\s+(?:of|for)\s+(?:the\s+)?(?P<d>[A-Z]{2,6})\b"
+    r"|\b(?i:spell)\s+out\s+(?:the\s+)?(?P<e>[A-Za-z]{2,6})\b"
+    r"|\b(?i:what)\s+does\s+(?:the\s+)?(?P<f>[A-Z]{2,6})s?\s+mean\b",
+)
+
+
+# Who won a contest is an outcome; that a challenge "awarded $500,000" does not say who won it.
+_WINNER = re.compile(
+    r"\b(?:who|which(?:\s+[\w-]+){1,2}|what(?:\s+[\w-]+){1,2})\s+(?:won|wins|has won|have won|will win|came first)\b"
+    r"|\bwinners?\b|\bwho (?:got|received|took home|was given) the (?:prize|award|grand prize)\b",
+    re.I,
+)
+WINNER_WORDS = re.compile(
+    r"\b(?:won|wins|winning|winners?|awarded to|went to|recipients?|was awarded|were awarded|received)\b", re.I
+)
+_CHANGE_VERB = r"(?:go|went|gone) up|rise|rose|risen|grow|grew|grown|increase|increased|climb|climbed|jump|jumped|expand|expanded|fall|fell|drop|dropped|decline|declined|change|changed"
+_CHANGE_SUBJECT = re.compile(
+    rf"\b(?:how much|by how much|by what (?:percent(?:age)?|proportion|share|factor|margin)|what percent(?:age)?|how many percent)\s+"
+    rf"(?:did|has|have|had|was|were|do|does)\s+(?P<a>.{{3,80}}?)\s+(?:{_CHANGE_VERB})\b"
+    rf"|\b(?:increase|rise|growth|jump|change|gain|drop|decline)\s+in\s+(?P<b>.{{3,60}}?)(?=\s+(?:since|from|between|compared|relative|versus|vs|over|in|during|by)\b|[,?]|$)",
+    re.I,
+)
+
+
+def _change_subject(ask: str) -> str:
+    """ "By what proportion did courts' guilty verdicts in trafficking cases go up" ->
+    "courts' guilty verdicts": the thing whose change is asked about, up to a preposition."""
+    match = _CHANGE_SUBJECT.search(ask)
+    if not match:
+        return ""
+    phrase = match.group("a") or match.group("b")
+    phrase = re.sub(
+        r"^(?:the\s+)?(?:(?:number|count|amount|total|share|rate)\s+of\s+)?(?:the\s+)?", "", phrase, flags=re.I
+    )
+    phrase = re.split(r"\s+(?:in|on|of|for|against|by|from|since|during|over|at)\s+", phrase, maxsplit=1)[0]
+    return phrase.strip() if phrase.strip().lower() not in _PRONOUNS | {"it", "they", "that", "this"} else ""
+
+
+def _expands(ask: str) -> str:
+    match = _STANDS_FOR.search(ask)
+    if not match:
+        return ""
+    acronym = next(g for g in match.groups() if g)
+    return "" if acronym.lower() in STOPWORDS | _PRONOUNS else acronym.upper()
+
+
 def analyse(text: str) -> Question:
     factual, had_instructions = strip_instructions(expand_shorthand(text))
     factual = _DISCOURSE.sub("", factual)
@@ -292,7 +375,8 @@ def analyse(text: str) -> Question:
     factual = factual or text
     ask, premise = split_premise(factual)
     confirm = bool(_CONFIRM.search(factual))
-    kind = answer_type(ask)
+    expands = _expands(ask)
+    kind = "name" if expands else answer_type(ask)
     if confirm and kind == "description":
         kind = _claim_type(factual)
     words = tokens(factual)
@@ -314,6 +398,12 @@ def analyse(text: str) -> Question:
     # "When it met in December 2017, what month was that?": a date question that gives a
     # year asserts it; the answer is the documents' date, corrected if it differs.
     asked_years = tuple(sorted(years(ask)))
+    if not asked_years and re.search(
+        r"\b(?:that|the same|this) year\b|\bback then\b|\bat (?:that|the) time\b", ask, re.I
+    ):
+        # "Back in 2008 it covered ..., right? How many that year?": the year said before
+        asked_years = tuple(sorted(years(factual) - years(ask)))
+        asserted = tuple(a for a in asserted if a not in asked_years)
     if kind == "date":
         asserted += asked_years
         asked_years = ()
@@ -327,6 +417,9 @@ def analyse(text: str) -> Question:
         focus=_focus(ask),
         years=asked_years,
         entities=_entities(ask) or _entities(premise),
+        asks_winner=bool(_WINNER.search(ask)),
+        identifier=kind == "name" and bool(re.search(r"\bnumber of (?:the|that|this|its) ", ask, re.I)),
+        premise_entities=not _entities(ask) and bool(_entities(premise)),
         ordinals=ordinals,
         now=bool(_NOW.search(ask)),
         since=bool(
@@ -341,7 +434,11 @@ def analyse(text: str) -> Question:
         relative_time=tuple(m.group(0).lower() for m in _RELATIVE_TIME.finditer(ask)),
         operation=_operation(ask, kind),
         wants_person=bool(_WANTS_PERSON.search(ask)),
+        several=kind == "name" and _asks_several(ask),
+        expands=expands,
+        subject=_change_subject(ask),
         asserted=asserted,
+        premise_terms=tuple(t for t in dict.fromkeys(content_terms(premise)) if t not in set(content_terms(ask))),
         had_instructions=had_instructions,
         only_instructions=only_instructions,
         confirm=confirm,
@@ -411,6 +508,8 @@ def _focus(text: str) -> tuple[str, ...]:
         copula = re.match(r"(?:people|persons|individuals)\s+(?:are|were|r)\s+((?:[\w'-]+\s*){1,4})", match.group(1))
         phrase = copula.group(1) if copula else match.group(1)
         phrase = re.sub(r"\b[\w]+-\w+ed\b", " ", phrase)  # "ILEA-trained officers": a modifier
+        # "how many of those officers": the partitive "of" comes before the noun, not after it
+        phrase = re.sub(r"^of\s+(?:the|those|these|its|their|all)\s+", "", phrase)
         for word in tokens(phrase):
             if re.fullmatch(_AUX, word) or word in _FOCUS_STOP or (words and word.endswith("ed")):
                 break  # the noun phrase ends at a verb ("staff received", "people trained")
@@ -419,7 +518,14 @@ def _focus(text: str) -> tuple[str, ...]:
         return tuple(stem(w) for w in words[:4])  # the last word is the head noun
     for pattern in (_WHICH, _WHAT_IS, _WHO_IS):
         if match := pattern.search(text):
-            head = _head_noun(text[match.start(1) :])
+            # "which two international bodies": the number says how many, the noun what
+            rest = re.sub(
+                r"^(?:\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|both)\s+",
+                "",
+                text[match.start(1) :],
+                flags=re.I,
+            )
+            head = _head_noun(rest)
             words = [w for w in tokens(head) if w not in skip and not _is_count_word([w], 0)]
             if not words:  # "what kind of cases" -> "cases"
                 after = re.match(r"\s+of\s+(?:the\s+|an?\s+)?", text[match.end() :])
@@ -431,6 +537,22 @@ def _focus(text: str) -> tuple[str, ...]:
 
 
 _POSSESSIVE = re.compile(r"['\u2019]s$")
+_SEVERAL = re.compile(
+    r"\b(?:which|what|name)\s+(?:the\s+)?(?:two|three|four|five|both)\b|\bwho (?:are|were)\b|\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:\w+ies|\w+[^s\W]s)\s+(?:are|were|have|had|did|do)\b",
+    re.I,
+)
+
+
+def _asks_several(ask: str) -> bool:
+    """ "Which two bodies ...", "which organizations received ...", "who were the partners":
+    the answer is a list of names. A plural head noun after which/what says so."""
+    if _SEVERAL.search(ask):
+        return True
+    match = _WHICH.search(ask)
+    if not match:
+        return False
+    head = _head_noun(text=ask[match.start(1) :])
+    return bool(re.fullmatch(r"[a-z]+(?:ies|[^s\W]s)|[A-Z]{2,}s", head)) and stem(head) != head.lower()
 
 
 def _head_noun(text: str) -> str:
@@ -449,7 +571,17 @@ def _head_noun(text: str) -> str:
     capitals = 0
     while capitals < len(words) and words[capitals][0].isupper():
         capitals += 1
-    if 0 < capitals < len(words) and not function_word(words[capitals]):
+    verb_in_s = (  # "Which Ambassador directs the office": "directs" is the verb
+        capitals + 1 < len(words)
+        and re.fullmatch(r"[a-z]+[^s\W]s", words[capitals]) is not None
+        and function_word(words[capitals + 1])
+    )
+    if (
+        0 < capitals < len(words)
+        and not function_word(words[capitals])
+        and not _verb_like(words[capitals])
+        and not verb_in_s
+    ):
         words = words[capitals:]  # "State Department bureau": the capitals modify "bureau"
     phrase = [words[0]]
     for word in words[1:3]:
@@ -461,7 +593,12 @@ def _head_noun(text: str) -> str:
         return _POSSESSIVE.sub("", phrase[-1])
     for k in range(1, len(phrase)):
         following = phrase[k + 1] if k + 1 < len(phrase) else after
-        if re.fullmatch(r"[a-z]+[^s]s", phrase[k]) and following and function_word(following):
+        if (
+            re.fullmatch(r"[a-z]+[^s]s", phrase[k])
+            and following
+            and function_word(following)
+            and not re.fullmatch(_AUX, following.lower())  # "bodies had": a verb follows the noun
+        ):
             return phrase[k - 1]  # "order sets out": "sets" is the verb
     # A phrase that ends where a function word or a verb begins is a whole noun phrase.
     ended = not after or function_word(after) or _verb_like(after)

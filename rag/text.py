@@ -328,19 +328,24 @@ def content_terms(text: str) -> list[str]:
 
 
 def edit_distance_at_most(a: str, b: str, limit: int) -> bool:
-    """True when the Levenshtein distance of a and b is <= limit (banded, early exit)."""
+    """True when the edit distance of a and b is <= limit, counting a swap of two
+    neighbouring letters as one edit ("countires" ~ "countries"): optimal string
+    alignment distance, banded, with an early exit."""
     if abs(len(a) - len(b)) > limit:
         return False
+    before: list[int] = []
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         current = [i] + [0] * len(b)
         best = current[0]
         for j, cb in enumerate(b, 1):
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], before[j - 2] + 1)
             best = min(best, current[j])
         if best > limit:
             return False
-        previous = current
+        before, previous = previous, current
     return previous[-1] <= limit
 
 
@@ -398,6 +403,16 @@ _SHORTHAND = {
     "thru": "through",
     "tho": "though",
     "abt": "about",
+    "rn": "right now",
+    "atm": "at the moment",
+    "ttl": "total",
+    "amt": "amount",
+    "num": "number",
+    "bout": "about",
+    "b4": "before",
+    "2day": "today",
+    "smth": "something",
+    "sth": "something",
     "cuz": "because",
     "pls": "",
     "plz": "",

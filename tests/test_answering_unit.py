@@ -112,3 +112,47 @@ def test_a_word_only_inside_an_unasked_name_is_not_a_match():
     assert _name_only_terms(sentence, frozenset({stem("population"), stem("victims")})) == {stem("population")}
     # two of the name's words in the question: the name is meant
     assert _name_only_terms(sentence, frozenset({stem("population"), stem("refugees")})) == frozenset()
+
+
+ATLAS = """Atlas Brief
+
+Programs
+
+  • The Atlas Relief Network (ARN) funds shelters in 14 cities.
+  • In 2020, the ARN funded studies by the Global Shelter Alliance and the Northern Housing Institute.
+  • The second contest, Open Doors, awarded $40,000 to improve shelter design.
+  • The first Atlas compact was signed, with the Government of Peru, in May 2019.
+"""
+
+
+@pytest.fixture(scope="module")
+def atlas(tmp_path_factory):
+    from rag.config import Settings
+
+    root = tmp_path_factory.mktemp("atlas")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "atlas.txt").write_text(ATLAS, encoding="utf-8")
+    assistant = Assistant(
+        Settings(corpus_dir=root / "corpus", data_dir=root / "data", abstain_threshold=0.3), embedder=HashEmbedder(256)
+    )
+    assistant.ingest(progress=False)
+    return assistant
+
+
+def test_an_acronym_is_spelled_out_where_the_documents_define_it(atlas):
+    answer = atlas.answer("wat does ARN stand for")
+    assert answer.short_answer == "Atlas Relief Network" and "(ARN)" in answer.citations[0].text
+    assert atlas.answer("What does WHO stand for?").abstained  # not defined in the documents
+
+
+def test_a_plural_name_question_gets_the_whole_list(atlas):
+    answer = atlas.answer("Which two organizations had studies funded by the ARN in 2020?")
+    assert answer.short_answer == "Global Shelter Alliance and the Northern Housing Institute"
+
+
+def test_who_won_is_not_answered_by_what_a_contest_awarded(atlas):
+    assert atlas.answer("Who won the Open Doors contest?").abstained
+
+
+def test_a_stranded_preposition_asks_for_its_object(atlas):
+    assert atlas.answer("Who was the first Atlas compact signed with?").short_answer == "Government of Peru"

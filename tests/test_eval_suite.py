@@ -13,7 +13,7 @@ from evals.runner import DATASETS, load_suite
 from tests.conftest import FACT_SHEET
 
 
-@pytest.mark.parametrize("suite", ["factsheet", "factsheet-fresh"])
+@pytest.mark.parametrize("suite", ["factsheet", "factsheet-fresh", "factsheet-fresh2"])
 def test_every_evidence_string_occurs_verbatim_in_the_corpus(suite):
     corpus = FACT_SHEET.read_text(encoding="utf-8")
     for item in load_suite(suite):
@@ -42,22 +42,25 @@ def test_the_test_split_is_frozen():
     assert digest == (DATASETS / "factsheet.test.sha256").read_text().split()[0]
 
 
-def test_the_fresh_suite_is_frozen():
-    """Written after the tuning of 2026-11-29 by someone who saw only the corpus, and never tuned on."""
-    lines = (DATASETS / "factsheet-fresh.jsonl").read_text(encoding="utf-8").splitlines()
+@pytest.mark.parametrize("suite", ["factsheet-fresh", "factsheet-fresh2"])
+def test_the_fresh_suites_are_frozen(suite):
+    """Written after a round of tuning (2026-11-29, twice) by someone who saw only the corpus, and never tuned on."""
+    lines = (DATASETS / f"{suite}.jsonl").read_text(encoding="utf-8").splitlines()
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
-    assert digest == (DATASETS / "factsheet-fresh.sha256").read_text().split()[0]
+    assert digest == (DATASETS / f"{suite}.sha256").read_text().split()[0]
     assert all(json.loads(line)["split"] == "test" for line in lines)
 
 
 @pytest.mark.model
-def test_fresh_questions_never_tuned_on(assistant, capsys):
-    """The honest number: questions nobody looked at while tuning. Printed, and gated at
-    the level reached so that a change that generalises worse shows up."""
-    summary = runner.report(runner.run(assistant, load_suite("factsheet-fresh")))
+@pytest.mark.parametrize(("suite", "bar"), [("factsheet-fresh", 0.80), ("factsheet-fresh2", 0.85)])
+def test_fresh_questions_never_tuned_on(assistant, capsys, suite, bar):
+    """The honest number: questions nobody looked at while tuning. Printed (no failures:
+    reading them would be tuning on them), and gated a little under the level reached so
+    that a change that generalises worse shows up."""
+    summary = runner.report(runner.run(assistant, load_suite(suite)))
     with capsys.disabled():
-        print("\nfresh questions (never tuned on):\n" + runner.format_table(summary))
-    assert summary["all"]["answer_accuracy"] >= 0.80
+        print(f"\n{suite} (never tuned on):\n" + runner.format_table(summary))
+    assert summary["all"]["answer_accuracy"] >= bar
     assert summary["all"]["faithfulness"] == 1.0
 
 

@@ -16,6 +16,7 @@ from evals.metrics import answer_matches, faithful, passage_supports, percentile
         ("20 to 30 million", "20 million to 30 million victims"),
         ("Verite", "the NGO Verité"),
         ("June 2015", "in June 2015."),
+        ("the ILO and the UNODC", "ILO and UNODC"),
     ],
 )
 def test_answer_matches_equivalent_forms(expected: str, answer: str):
@@ -24,7 +25,14 @@ def test_answer_matches_equivalent_forms(expected: str, answer: str):
 
 @pytest.mark.parametrize(
     ("expected", "answer"),
-    [("10", "since 2010"), ("$200 million", "$20 million"), ("238 percent", "58 percent"), ("Ghana", "Kenya")],
+    [
+        ("10", "since 2010"),
+        ("$200 million", "$20 million"),
+        ("238 percent", "58 percent"),
+        ("Ghana", "Kenya"),
+        ("the Freedom Fund", "Freedom House"),
+        ("Theresa", "the"),
+    ],
 )
 def test_answer_matches_rejects_other_figures(expected: str, answer: str):
     assert not answer_matches(expected, answer)

@@ -147,3 +147,46 @@ def test_a_claim_followed_by_its_question_is_one_question():
     assert split_compound(claim) == [claim]
     assert len(split_compound("What share are minors, and how large is the population?")) == 2
     assert not analyse("What is this so-called fourth P?").confirm
+
+
+def test_the_scene_before_a_semicolon_is_a_premise_and_partitives_keep_their_noun():
+    q = analyse(
+        "The Academy trained foreign counterparts in 2015; how many of those officers were trained on trafficking?"
+    )
+    assert q.focus == ("officer",)
+    assert "counterpart" in q.premise_terms and "officer" not in q.premise_terms
+    q = analyse("When the first meeting was held in December 2015, what position did the United States hold?")
+    assert q.answer_type == "description" and "2015" in q.asserted
+    assert analyse("When was the first compact signed, and with whom?").answer_type == "date"
+
+
+@pytest.mark.parametrize(
+    ("question", "several"),
+    [
+        ("Which two international bodies had their research funded in 2014?", True),
+        ("I want to know which organizations received funding in 2014.", True),
+        ("Which NGOs worked with it?", True),
+        ("Which organization developed Slavery Footprint?", False),
+        ("Which Ambassador directs the office?", False),
+    ],
+)
+def test_a_plural_name_question_asks_for_several(question, several):
+    q = analyse(question)
+    assert q.answer_type == "name" and q.several is several
+
+
+def test_acronyms_identifiers_winners_and_changes():
+    assert analyse("wat does cpc stand for").expands == "CPC"
+    assert analyse("What does it stand for?").expands == ""
+    q = analyse("Tell me the number of the presidential order that set out the protections.")
+    assert q.answer_type == "name" and q.identifier
+    assert analyse("What is the number of the victims?").answer_type == "count"
+    assert analyse("Which team won the second challenge?").asks_winner
+    assert not analyse("Which team launched the second challenge?").asks_winner
+    q = analyse("Compared with 2009, how much did guilty verdicts rise?")
+    assert q.answer_type == "quantity" and q.subject == "guilty verdicts"
+
+
+def test_that_year_refers_to_the_year_said_before():
+    q = analyse("Back in 2008 the report covered 200 countries, right? How many did it cover that year?")
+    assert q.years == ("2008",) and "2008" not in q.asserted

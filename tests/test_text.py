@@ -55,3 +55,12 @@ def test_defined_acronyms_are_spelled_out_for_embedding_only_where_used_bare():
     )
     assert spelled(text) == text  # the definitions themselves stay as written
     assert acronym_definitions("It costs (USD) 5.") == {}  # no long form before the brackets
+
+
+def test_a_swap_of_neighbouring_letters_is_one_typo():
+    from rag.text import edit_distance_at_most, expand_shorthand
+
+    assert edit_distance_at_most("countires", "countries", 1)
+    assert edit_distance_at_most("foriegn", "foreign", 1)
+    assert not edit_distance_at_most("kitten", "sitting", 2)
+    assert expand_shorthand("projects in how many countries rn") == "projects in how many countries right now"
