@@ -85,6 +85,7 @@ class _Candidate:
     retrieval: float = 0.0  # the chunk's fused retrieval score, scaled to 0..0.1
     score: float = 0.0
     soft_penalty: float = 0.0
+    unmatched: str = ""  # the one name of several the question gives that the passage does not bear out
 
 
 def abstention(question: Question, why: str = "") -> Answer:
@@ -199,6 +200,10 @@ class ExtractiveAnswerer(Answerer):
         def unknown(word: str) -> bool:
             return evidence.df_ratio(word) == 0.0
 
+        if self.words is not None and q.answer_type == "name" and q.focus and q.focus[-1] in _PLACE_NOUNS:
+            # each candidate's names are compared with "country" below: one forward pass for
+            # the names of the leading candidates rather than one per name
+            self.words.vectors(m.text.lower() for c in candidates[:8] for m in c.mentions if m.kind == "name")
         viable = [c for c in candidates if self._fits(q, c, common, unknown)]
         if not viable:
             return abstention(q)
@@ -230,8 +235,23 @@ class ExtractiveAnswerer(Answerer):
     ) -> bool:
         """Hard constraints: the expected type is present, years/ordinals/names hold."""
         text = c.sentence.text
-        previous = c.hit.chunk.sentences[c.index - 1].text if c.index > 0 else ""
+        sentences = c.hit.chunk.sentences
+        previous = sentences[c.index - 1].text if c.index > 0 else ""
         local = f"{previous} {text}"  # "The third challenge ..." names what the sentence before did
+        k = c.index - 1
+
+        def ratio(word: str) -> float:
+            return 1.0 if common(word) else 0.0
+
+        # "In 2012, ... the Partnership for Freedom." "Since then, the Partnership has run two
+        # challenges." "The first challenge ...": a chain of references reaches further back.
+        while (
+            k > 0
+            and c.index - k < 3
+            and (_DEMONSTRATIVE.match(sentences[k].text) or _continues(sentences[k - 1].text, sentences[k].text, ratio))
+        ):
+            k -= 1
+            local = f"{sentences[k].text} {local}"
         if q.answer_type in KINDS and not any(m.kind in KINDS[q.answer_type] for m in c.mentions):
             return False
         if c.semantic < MIN_SEMANTIC:
@@ -328,10 +348,12 @@ class ExtractiveAnswerer(Answerer):
             if _entity_in(entity, local, picks_out):
                 continue
             if not _entity_in(entity, context, picks_out):
-                if (q.confirm or q.premise_entities) and entity in q.entities:
+                if entity in q.entities and (q.confirm or (q.premise_entities and entity != q.entities[0])):
                     c.soft_penalty += 0.05  # a claimed name is checked, not required ("X directs it, right?")
                     continue
                 if not _entity_in(entity, text, common, unknown):
+                    if self._one_wrong_name(q, c, entity, context, common):
+                        continue
                     return False
                 # A name the corpus never uses. As a place constraint ("in Canada") it must mean
                 # a name the sentence has ("in America" ~ "United States"); elsewhere it is
@@ -342,6 +364,24 @@ class ExtractiveAnswerer(Answerer):
                 c.soft_penalty += 0.05
             elif entity in q.entities:
                 c.soft_penalty += 0.08  # named in the paragraph but not in this sentence
+        return True
+
+    @staticmethod
+    def _one_wrong_name(q: Question, c: _Candidate, entity: str, context: str, common: Callable[[str], bool]) -> bool:
+        """ "the tool the TIP Office developed with The Freedom Fund": when every other name
+        the question gives is here and only this one is not, the question most likely got
+        that one wrong. The passage answers, and the reply says the name does not fit."""
+        if (
+            c.unmatched
+            or entity not in q.entities
+            or len(q.entities) < 2
+            or entity == q.entities[0]  # what the question is about comes first; that one must hold
+            or _is_place_constraint(q.text, entity)  # "in Canada" is a constraint, never a slip
+            or not all(_entity_in(e, context, common) for e in q.entities if e != entity)
+        ):
+            return False
+        c.unmatched = entity
+        c.soft_penalty += 0.1
         return True
 
     def _expansion(self, q: Question, candidates: list[_Candidate]) -> Answer:
@@ -406,9 +446,16 @@ class ExtractiveAnswerer(Answerer):
             if q.identifier:
                 names = [m for m in names if re.search(r"\d", m.text)]
             if names:
+                if self.words is not None and q.focus:
+                    self.words.vectors(m.text.lower() for m in names)  # one forward pass, not one per name
                 best = _best_by_proximity(q, c, names, self._similar)
                 short = _listed_with(sentence, names, best) if q.several else best.text
         correction = _correction(q, c, short)
+        if c.unmatched and not correction:
+            # the name is the user's, not the documents': it is repeated only if it holds no figure
+            surface = _as_typed(q.text, c.unmatched)
+            named = surface if not re.search(r"\d", surface) else "one of the names in the question"
+            correction = f"Note: the documents do not connect this with {named}."
         if q.confirm and not correction and q.answer_type == "name" and short:
             claimed = {stem(t) for t in tokens(q.text)}
             if not any(stem(t) in claimed for t in tokens(short) if t not in STOPWORDS and t not in _TITLE_WORDS):
@@ -961,6 +1008,13 @@ _ARTIFACTS = frozenset(
 )
 
 
+def _as_typed(text: str, entity: str) -> str:
+    """The entity as the question wrote it ("Partnership Freedom" -> "the Partnership for Freedom")."""
+    words = entity.split()
+    found = re.search(rf"(?:\bthe\s+)?\b{re.escape(words[0])}\b.*?\b{re.escape(words[-1])}\b", text, re.I)
+    return found.group(0) if found and len(found.group(0)) <= 2 * len(entity) + 12 else entity
+
+
 def _typo_of_any(q: Question, words: Sequence[str]) -> bool:
     """The head noun as typed is one typo from one of the words ("countires" ~ "countries").
     Compared unstemmed: a typo can change how a word stems ("countire" vs "countri")."""
@@ -1000,12 +1054,23 @@ def _listed_with(sentence: str, names: list[Mention], best: Mention) -> str:
     return sentence[ordered[i].start : ordered[j].end]
 
 
+_ORG_APPOSITIVE = re.compile(
+    r",\s+(?:[\w'\u2019.-]+\s+){0,4}(?:affiliate|organi[sz]ation|nonprofit|ngo|company|firm|group|agency|"
+    r"program|programme|fund|foundation|initiative|partnership|coalition|network|office|bureau)\b",
+    re.I,
+)
+
+
 def _looks_like_person(sentence: str, m: Mention) -> bool:
     words = m.text.split()
     if _TITLES.search(sentence[: m.start]) or _TITLES.match(m.text + " ") or (words and _TITLES.search(words[0])):
         return True
     if re.search(r"\bthe\s+$", sentence[: m.start], re.I):
         return False  # "the United States", "the Freedom Fund": people's names take no article
+    if any(re.fullmatch(r"[A-Z]{2,}", w) for w in words):
+        return False  # "DLA Piper", "UN Women": an acronym in a name is an organisation's
+    if _ORG_APPOSITIVE.match(sentence[m.end :]):
+        return False  # "New Perimeter, DLA Piper's nonprofit affiliate": what follows says what it is
     return 2 <= len(words) <= 3 and not any(w.lower() in _ORG_WORDS | _ARTIFACTS for w in words)
 
 

@@ -133,8 +133,19 @@ def _mentions(sentence: str) -> list[Mention]:
             if (number := _IDENTIFIER_NUMBER.match(sentence, end)) and _IDENTIFIER.search(name):
                 end = number.end()  # "Executive Order 13627": the number is part of the name
             names.extend(_split_possessive(sentence, start, end))
-    found.extend(_join_listed_names(sentence, names))
+    found.extend(_join_listed_names(sentence, _join_subtitles(sentence, names)))
     return sorted(found, key=lambda m: m.start)
+
+
+def _join_subtitles(sentence: str, names: list[Mention]) -> list[Mention]:
+    """ "Reimagine: Opportunity" is one title: a name, a colon, and a capitalised name."""
+    out: list[Mention] = []
+    for m in names:
+        if out and sentence[out[-1].end : m.start] == ": ":
+            out[-1] = Mention("name", out[-1].start, m.end, sentence[out[-1].start : m.end])
+        else:
+            out.append(m)
+    return out
 
 
 def _split_possessive(sentence: str, start: int, end: int) -> list[Mention]:

@@ -41,7 +41,7 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "name",
-        r"^\s*(?:(?:and|so|ok|okay|but|hey|then)\s*,?\s+)?who\b|\bwho(?:'s|\u2019s)\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agenc(?:y|ie)|bod(?:y|ie)|bureau|countr(?:y|ie)|nation|cit(?:y|ie)|place|region|territor(?:y|ie)|government|compan(?:y|ie)|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|people|official|president|challenge|tool|app|application|entit(?:y|ie)|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat (?:organi[sz]ation|ngo|office|agenc(?:y|ie)|countr(?:y|ie)|nation|cit(?:y|ie)|government|compan(?:y|ie)|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b",
+        r"^\s*(?:(?:and|so|ok|okay|but|hey|then)\s*,?\s+)?who\b|\bwho(?:'s|\u2019s)\b|\bwho (?:is|was|are|were|leads?|led|heads?|did|does|developed|launched|signed|funded|established|announced)\b|\bwhom\b|\bwhich (?:\w+\s){0,2}?(?:organi[sz]ation|office|ngo|agenc(?:y|ie)|bod(?:y|ie)|bureau|countr(?:y|ie)|nation|cit(?:y|ie)|place|region|territor(?:y|ie)|government|compan(?:y|ie)|partner|program|programme|nonprofit|affiliate|group|firm|ambassador|person|people|official|president|challenge|tool|app|application|entit(?:y|ie)|institution|department|law firm|initiative|partnership)s?\b|\bwhat (?:is|was) the name\b|\bwhat(?:'s|\u2019s| is| was| are| were)?\b[^?]{0,80}\bcalled\s*\??\s*$|\bwhat (?:organi[sz]ation|ngo|office|agenc(?:y|ie)|countr(?:y|ie)|nation|cit(?:y|ie)|government|compan(?:y|ie)|nonprofit|group|firm|app|application|tool|challenge|initiative)s?\b|\bname (?:of )?the\b",
     ),
 )
 _AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|can|could|would|should)"
@@ -263,9 +263,11 @@ def split_premise(text: str) -> tuple[str, str]:
     ask = asks[-1] if asks else text.strip()
     premise = [s for s in sentences if s is not ask and s not in asks]
     # "The Academy trained foreign counterparts; how many of those officers ...": a clause
-    # before a semicolon or colon that opens the question sets the scene.
+    # before a semicolon, colon or dash that opens the question sets the scene.
     if clause := re.match(
-        r"(.{12,}?)[;:]\s+(?=(?:and\s+|so\s+)?(?:what|which|who|whom|when|where|why|how)\b)", ask, re.I
+        r"(.{12,}?)(?:[;:]|\s*[\u2014\u2013]|\s+-{1,2})\s+(?=(?:and\s+|so\s+)?(?:what|which|who|whom|when|where|why|how)\b)",
+        ask,
+        re.I,
     ):
         premise.append(clause.group(1))
         ask = ask[clause.end() :]
@@ -379,7 +381,8 @@ def analyse(text: str) -> Question:
     kind = "name" if expands else answer_type(ask)
     if confirm and kind == "description":
         kind = _claim_type(factual)
-    words = tokens(factual)
+    # A claim's ordinal is checked, not required ("..., its first challenge, didn't it? Which did it join?")
+    words = tokens(ask if confirm else f"{premise} {ask}")
     # "the first two challenges" counts things; it does not pick the first one.
     ordinals = tuple(
         t
@@ -473,6 +476,11 @@ _FOCUS_STOP = frozenset(
         "from",
         "since",
         "with",
+        "right",  # "how many countries right now": time, not part of the noun
+        "now",
+        "today",
+        "currently",
+        "so",
         "got",
         "get",
         "gets",

@@ -41,7 +41,7 @@ class WordSimilarity:
 
     def best(self, word: str, candidates: Iterable[str]) -> float:
         """Highest cosine similarity between word and any candidate (0 if none)."""
-        pool = [c for c in dict.fromkeys(candidates) if c != word]
+        pool = [c for c in dict.fromkeys(candidates) if c != word and not c.isdigit()]  # figures are no synonyms
         if not pool:
             return 0.0
         vectors = self.vectors([word, *pool])

@@ -101,6 +101,24 @@ def test_a_false_premise_is_corrected(assistant):
     assert answer.corrected and "188" in answer.text and not re.search(r"\b200\b", answer.text)
 
 
+def test_a_wrong_partner_name_is_flagged_and_the_right_one_given(assistant):
+    answer = ask(
+        assistant, "Which NGO built the Responsible Sourcing Tool with the TIP Office \u2014 The Freedom Fund?"
+    )
+    assert "Verit" in answer.short_answer
+    assert "do not connect this with The Freedom Fund" in answer.text
+
+
+def test_kinds_of_name_questions(assistant):
+    assert ask(assistant, "wat does CPC stand for").short_answer == "Child Protection Compact"
+    assert ask(assistant, "who runs the TIP office").short_answer.endswith("Susan Coppedge")  # a person, not a partner
+    assert (
+        ask(assistant, "whats the 3rd partnership for freedom challenge called").short_answer == "Pathways to Freedom"
+    )
+    assert ask(assistant, "Which countries signed Child Protection Compact Partnerships after Ghana?").abstained
+    assert ask(assistant, "Who won the Rethink Supply Chains challenge?").abstained  # an award is not a winner
+
+
 def test_typos_and_casual_phrasing(assistant):
     assert "188" in ask(assistant, "how many contries does the tip report cover now").short_answer
 

@@ -84,3 +84,12 @@ def test_identifier_numbers_and_bracketed_acronyms_belong_to_the_name():
     assert "Child Protection Compact (CPC) Partnership" in names(
         "Grants go through the Child Protection Compact (CPC) Partnership program."
     )
+
+
+def test_a_title_with_a_subtitle_is_one_name():
+    names = [
+        m.text
+        for m in mentions("The first challenge, Reimagine: Opportunity, awarded $1.8 million.")
+        if m.kind == "name"
+    ]
+    assert names == ["Reimagine: Opportunity"]

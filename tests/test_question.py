@@ -190,3 +190,9 @@ def test_acronyms_identifiers_winners_and_changes():
 def test_that_year_refers_to_the_year_said_before():
     q = analyse("Back in 2008 the report covered 200 countries, right? How many did it cover that year?")
     assert q.years == ("2008",) and "2008" not in q.asserted
+
+
+def test_numeric_ordinals_called_and_time_words_after_the_noun():
+    q = analyse("whats the 3rd partnership for freedom challenge called")
+    assert q.answer_type == "name" and q.ordinals == ("third",)
+    assert analyse("tip office has projects in how many countries rn").focus == ("country",)
