@@ -396,6 +396,14 @@ class ExtractiveAnswerer(Answerer):
             for m in c.mentions:
                 if m.kind == "name" and (spelled := _spelled_by(m.text, q.expands)):
                     return self._reply(q, [c], spelled)
+        # Spelled out after a dash or colon: "the “3P” paradigm – prosecution, protection, and prevention".
+        listed = re.compile(
+            rf"[\"\u201c]?\b{re.escape(q.expands)}s?\b[\"\u201d]?(?:\s+[a-z]+)?\s*[\u2013\u2014:-]\s+([^.;\u2013\u2014]+)",
+            re.I,
+        )
+        for c in candidates[:10]:
+            if found := listed.search(c.sentence.text):
+                return self._reply(q, [c], found.group(1).strip())
         return abstention(q, f"they do not spell out {q.expands}")
 
     def _count_noun_penalty(self, q: Question, c: _Candidate) -> float:
@@ -456,8 +464,8 @@ class ExtractiveAnswerer(Answerer):
             surface = _as_typed(q.text, c.unmatched)
             named = surface if not re.search(r"\d", surface) else "one of the names in the question"
             correction = f"Note: the documents do not connect this with {named}."
-        if q.confirm and not correction and q.answer_type == "name" and short:
-            claimed = {stem(t) for t in tokens(q.text)}
+        if (q.confirm or q.guess) and not correction and q.answer_type == "name" and short:
+            claimed = {stem(t) for t in tokens(q.guess or q.text)}
             if not any(stem(t) in claimed for t in tokens(short) if t not in STOPWORDS and t not in _TITLE_WORDS):
                 correction = "No: the documents give a different name from the question's."
         return self._reply(q, [c], short or sentence, correction=correction)
@@ -500,6 +508,8 @@ class ExtractiveAnswerer(Answerer):
             (a, ca), (b, cb) = sorted(chosen, key=lambda pair: -(figures.value(pair[0].text) or 0))
             result, formula = abs(va - vb), f"{_bare(a.text)} \u2212 {_bare(b.text)}"
         short = figures.format_value(result, _bare(a.text))
+        if q.operation == "difference" and a.kind == b.kind == "percent":
+            short = re.sub(r"\s*(?:%|percent)$", " percentage points", short)  # 238% - 58% is 180 points, not 180%
         if q.answer_type == "count" and a.noun:
             short = f"{short} {a.noun}"
         cited = [ca] if ca is cb else [ca, cb]
@@ -734,8 +744,9 @@ def _dates(q: Question, c: _Candidate) -> list[Mention]:
 
 
 def _names(q: Question, c: _Candidate) -> list[Mention]:
-    """Names in the sentence that are not the things the question itself names."""
-    asked = {stem(t) for t in tokens(q.text)}
+    """Names in the sentence that are not the things the question itself names (a name it
+    offers as a guess may be the answer)."""
+    asked = {stem(t) for t in tokens(q.text.replace(q.guess, " ") if q.guess else q.text)}
     terms = list(q.terms)
     # "TIP", "DS" as typed; not one that qualifies what is asked for ("which UN body")
     acronyms = {t for t in asked if 2 <= len(t) <= 6 and t.upper() in q.text and not _qualifies_focus(q, t.upper())}
@@ -802,8 +813,18 @@ def _mention_score(
     if q.subject and similar is not None and m.noun and m.kind != "name":
         score += _closest_noun_bonus(q.subject, c, m, similar)
     asked = set(q.terms) | set(q.context_terms)
-    if noun & (set(q.terms) - set(q.focus[-1:])):
-        score += 1.0  # "238 percent more prosecutions" for a question about prosecutions
+    head_elsewhere = bool(q.focus) and any(
+        q.focus[-1] in figures.noun_terms(o.noun) for o in c.mentions if o is not m and o.kind == m.kind
+    )
+    if noun & (set(q.terms) - set(q.focus[-1:])) and not head_elsewhere:
+        # "238 percent more prosecutions" for a question about prosecutions; but when another
+        # figure has the asked noun itself ("17 survivors"), a shared modifier ("trafficking
+        # survivors" ~ "700 trafficking victims") does not make this one the answer
+        score += 1.0
+    if q.partitive and _PART_MARK.search(text[max(0, m.start - 30) : m.start]):
+        # "Of the foreign officials trained, how many ...": a part, which the sentence marks
+        # as one ("30,000 counterparts ..., including 4,500 officers")
+        score += 1.5
     # The premise's words found the passage; the figure is picked by what is asked.
     own_terms = set(q.terms) - set(q.premise_terms)
     if q.subset_of and any(figures.value(m.text) == figures.value(f) for f in q.subset_of):
@@ -837,6 +858,12 @@ def _mention_score(
         elif not q.years and current:
             score += 1.5 if explicit else 0.75
     return score
+
+
+_PART_MARK = re.compile(
+    r"\b(?:including|among them|of whom|of which|of these|of those)\s+(?:some\s+|about\s+|nearly\s+|more than\s+)?$",
+    re.I,
+)
 
 
 def _closest_noun_bonus(subject: str, c: _Candidate, m: Mention, similar: Similar) -> float:

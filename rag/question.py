@@ -19,7 +19,7 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "percent",
-        r"\bwhat (?:percent(?:age)?|share|proportion)\b|\bwhat(?: is|'s)? (?:the )?%|%\s*(?:increase|rise|growth|change|more|jump|of)\b|\bhow many percent\b|\bby what percent|\bpercent(?:age)? (?:increase|rise|growth|change)|\bby how much (?:did|have|has|were|was)\b.*\b(?:increase|rise|grow|go up|jump)",
+        r"\bpercentage points?\b|\bwhat (?:percent(?:age)?|share|proportion)\b|\bwhat(?: is|'s)? (?:the )?%|%\s*(?:increase|rise|growth|change|more|jump|of)\b|\bhow many percent\b|\bby what percent|\bpercent(?:age)? (?:increase|rise|growth|change)|\bby how much (?:did|have|has|were|was)\b.*\b(?:increase|rise|grow|go up|jump)",
     ),
     (
         "money",
@@ -45,7 +45,10 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ),
 )
 _AUX = r"(?:do|does|did|is|are|was|were|has|have|had|will|can|could|would|should)"
-_NOW = re.compile(r"\b(?:today|now|currently|current|presently|at present|these days|nowadays|ongoing)\b", re.I)
+_NOW = re.compile(
+    r"\b(?:today|now|currently|current|presently|at present|these days|nowadays|ongoing|at the moment|underway|under way)\b",
+    re.I,
+)
 _FUTURE = re.compile(r"\b(?:will|next|upcoming|going to|supposed to|planned|plans? to|scheduled|coming)\b", re.I)
 _CUMULATIVE = re.compile(
     r"\b(?:in total|total|overall|so far|to date|altogether|all told|ever|cumulative(?:ly)?|in all)\b", re.I
@@ -57,8 +60,12 @@ _SUM = re.compile(
     r"\b(?:combined|in sum|sum of|add(?:ed)? up|adding|added together|both|put together|total of .+ and\b|first two|first three|all three|counting both)\b",
     re.I,
 )
+# "how many more ... than", "how many percentage points bigger was X than Y"
+_COMPARATIVE = r"\bhow (?:many|much)\b(?:\s+[\w-]+){0,3}?\s+(?:more|fewer|less|bigger|larger|higher|greater|smaller|lower)\b.*\bthan\b"
 _DIFF = re.compile(
-    r"\bby how (?:many|much)\b.*\b(?:grow|grew|increase|rise|rose|go up|went up|expand|climb)|\b(?:how many more|how much more|how many fewer|how much less|difference|grew by|grow by|increase(?:d)? by|rise by|rose by|gap between|more than in\b|change(?:d)? (?:from|between)|went up by|added between)\b",
+    r"\bby how (?:many|much)\b.*\b(?:grow|grew|increase|rise|rose|go up|went up|expand|climb)|\b(?:how many more|how much more|how many fewer|how much less|difference|grew by|grow by|increase(?:d)? by|rise by|rose by|gap between|more than in\b|change(?:d)? (?:from|between)|went up by|added between)\b"
+    + "|"
+    + _COMPARATIVE,
     re.I,
 )
 _INSTRUCTION = re.compile(
@@ -181,6 +188,9 @@ class Question:
     premise_terms: tuple[str, ...] = ()  # words only of the scene-setting part: they find the passage, not the figure
     identifier: bool = False  # "the number of the presidential order": a name with a number ("Executive Order 13627")
     asks_winner: bool = False  # "who won the challenge": only a sentence that names a winner answers it
+    # "Of the officials trained, how many ...": the premise names the whole, the answer is a part
+    partitive: bool = False
+    guess: str = ""  # "which NGO built it — The Freedom Fund?": a name the asker offers, to check
     premise_entities: bool = False  # the entities come from the scene-setting part: claims, checked loosely
     negated: tuple[str, ...] = ()  # "not just the trafficking ones": figures near these are not wanted
     subset_of: tuple[str, ...] = ()  # "how many of them": figures of the earlier answer, not the answer now
@@ -321,7 +331,8 @@ _DISCOURSE = re.compile(
 # "What does CPC stand for?", "what is TIP short for", "the full name of the ILEA".
 # "stand for" is said only of abbreviations, so a lower-case "cpc" counts; "mean" needs capitals.
 _STANDS_FOR = re.compile(
-    r"\b(?i:what|wat)\s+(?i:does|do|did)\s+(?i:the\s+)?(?P<a>[A-Za-z]{2,6})s?\s+(?i:stands?)\s+for\b"
+    r"\b(?i:what|wat)\s+(?i:does|do|did)\s+(?i:the\s+)?[\"\u201c]?(?P<a>[A-Za-z0-9]{2,6})[\"\u201d]?\s+(?i:stands?)\s+for\b"
+    r"|\b(?i:what)\s+(?i:the\s+)?[\"\u201c]?(?P<g>[A-Za-z0-9]{2,6})[\"\u201d]?\s+(?:\w+ly\s+)?(?i:stands?)\s+for\b"
     r"|\b(?P<b>[A-Za-z]{2,6})\s+(?:stands|is short|is an acronym|is an abbreviation)\s+for\b"
     r"|\b(?i:what)\s+is\s+(?:the\s+)?(?P<c>[A-Za-z]{2,6})\s+short\s+for\b"
     r"|\b(?i:full|long)\s+(?:name|form)\s+(?:of|for)\s+(?:the\s+)?(?P<d>[A-Z]{2,6})\b"
@@ -362,11 +373,23 @@ def _change_subject(ask: str) -> str:
     return phrase.strip() if phrase.strip().lower() not in _PRONOUNS | {"it", "they", "that", "this"} else ""
 
 
+_NUMBER_WORDS = {"two": "2", "three": "3", "four": "4", "five": "5"}
+
+
 def _expands(ask: str) -> str:
+    # "the three Ps" is written "3Ps" in documents
+    ask = re.sub(
+        r"\b(two|three|four|five)\s+([A-Z])s\b",
+        lambda m: f"{_NUMBER_WORDS[m.group(1).lower()]}{m.group(2)}s",
+        ask,
+        flags=re.I,
+    )
     match = _STANDS_FOR.search(ask)
     if not match:
         return ""
     acronym = next(g for g in match.groups() if g)
+    if re.fullmatch(r"[A-Z0-9]*[A-Z]s", acronym) and len(acronym) > 2:
+        acronym = acronym[:-1]  # "CPCs", "3Ps": the plural of the abbreviation
     return "" if acronym.lower() in STOPWORDS | _PRONOUNS else acronym.upper()
 
 
@@ -376,19 +399,25 @@ def analyse(text: str) -> Question:
     only_instructions = had_instructions and not factual
     factual = factual or text
     ask, premise = split_premise(factual)
+    # "Which challenge did it join — the first one, Reimagine: Opportunity?": the guess after the
+    # dash is a claim to check, not part of what is asked
+    guess = re.match(r"(.*\b(?:what|which|who|whom|when|where|how)\b.*?)\s*[—–]\s*([^?]+)\?\s*$", ask, re.I)
+    if guess:
+        ask, premise = f"{guess.group(1)}?", f"{premise} {guess.group(2)}".strip()
     confirm = bool(_CONFIRM.search(factual))
     expands = _expands(ask)
     kind = "name" if expands else answer_type(ask)
     if confirm and kind == "description":
         kind = _claim_type(factual)
     # A claim's ordinal is checked, not required ("..., its first challenge, didn't it? Which did it join?")
-    words = tokens(ask if confirm else f"{premise} {ask}")
+    words = tokens(ask if confirm or guess else f"{premise} {ask}")
     # "the first two challenges" counts things; it does not pick the first one.
     ordinals = tuple(
         t
         for i, t in enumerate(words)
         if t in _ORDINALS
         and i + 1 < len(words)
+        and not (i >= 2 and words[i - 2] == "not" and words[i - 1] == "the")  # "not the first challenge"
         and not _is_count_word(words, i + 1)
         # "first of all" is no ordinal; "the first to sign", "the third document" are
         and (
@@ -402,7 +431,9 @@ def analyse(text: str) -> Question:
     # year asserts it; the answer is the documents' date, corrected if it differs.
     asked_years = tuple(sorted(years(ask)))
     if not asked_years and re.search(
-        r"\b(?:that|the same|this) year\b|\bback then\b|\bat (?:that|the) time\b", ask, re.I
+        r"\b(?:that|the same|this) year\b|\bthen\s*(?:[,?.!]|really|exactly|actually|$)|\bat (?:that|the) time\b",
+        ask,
+        re.I,
     ):
         # "Back in 2008 it covered ..., right? How many that year?": the year said before
         asked_years = tuple(sorted(years(factual) - years(ask)))
@@ -422,6 +453,8 @@ def analyse(text: str) -> Question:
         entities=_entities(ask) or _entities(premise),
         asks_winner=bool(_WINNER.search(ask)),
         identifier=kind == "name" and bool(re.search(r"\bnumber of (?:the|that|this|its) ", ask, re.I)),
+        guess=guess.group(2).strip() if guess else "",
+        partitive=bool(re.match(r"\s*(?:of|among|out of) (?:the|those|these|all)\b", premise, re.I)),
         premise_entities=not _entities(ask) and bool(_entities(premise)),
         ordinals=ordinals,
         now=bool(_NOW.search(ask)),
@@ -634,6 +667,8 @@ def _entities(text: str) -> tuple[str, ...]:
         if m.kind != "name":
             continue
         words = [w for w in m.text.split() if w.lower() not in STOPWORDS and w.lower() not in _QUESTION_WORDS]
+        # "T-visa-holding victims": a modifier that starts with a capital, not a name
+        words = [w for w in words if not re.fullmatch(r"[A-Z][\w.]*(?:-[a-z]+)+", w)]
         if m.start == 0 and len(words) <= 1:
             continue  # "How", "What", a sentence-initial word
         if words and not all(w.lower() in {"i", "tip"} for w in words):
@@ -647,7 +682,7 @@ def _operation(text: str, kind: str) -> str:
     if kind not in ("count", "money", "percent", "quantity"):
         return ""
     anchors = len(years(text)) + bool(_NOW.search(text))
-    explicit = re.search(r"\b(?:difference|gap)\b|\bhow (?:many|much) (?:more|fewer|less)\b.*\bthan\b", text, re.I)
+    explicit = re.search(r"\b(?:difference|gap)\b|" + _COMPARATIVE, text, re.I)
     if _DIFF.search(text) and (anchors >= 2 or explicit):
         return "difference"  # two points in time, or an explicit comparison: compute it
     if _SUM.search(text) and re.search(

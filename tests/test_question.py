@@ -196,3 +196,16 @@ def test_numeric_ordinals_called_and_time_words_after_the_noun():
     q = analyse("whats the 3rd partnership for freedom challenge called")
     assert q.answer_type == "name" and q.ordinals == ("third",)
     assert analyse("tip office has projects in how many countries rn").focus == ("country",)
+
+
+def test_guesses_negated_ordinals_partitives_and_then():
+    q = analyse("Which challenge did the Department formally join \u2014 the first one, Reimagine: Opportunity?")
+    assert q.guess == "the first one, Reimagine: Opportunity" and q.ordinals == () and not q.confirm
+    assert analyse("Not the first challenge \u2014 how much did the second challenge award?").ordinals == ("second",)
+    assert analyse("Of the officials trained by the Academy, how many were trained on trafficking?").partitive
+    q = analyse("The report covered 188 countries back in 2008 \u2014 how many did it cover then, really?")
+    assert q.years == ("2008",)
+    assert analyse("so what do the 3Ps stand for?").expands == "3P"
+    assert analyse("what the three Ps actually stand for").expands == "3P"
+    assert analyse("How many percentage points bigger was the rise in X than the rise in Y?").operation == "difference"
+    assert analyse("How many relatives joined T-visa-holding victims through the PRM program?").entities == ("PRM",)
