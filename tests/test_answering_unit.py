@@ -16,18 +16,22 @@ Funding
 """
 
 
-@pytest.fixture(scope="module")
-def harbor(tmp_path_factory):
+def _assistant_over(tmp_path_factory, name: str, text: str) -> Assistant:
     from rag.config import Settings
 
-    root = tmp_path_factory.mktemp("harbor")
+    root = tmp_path_factory.mktemp(name)
     (root / "corpus").mkdir()
-    (root / "corpus" / "harbor.txt").write_text(DOC, encoding="utf-8")
+    (root / "corpus" / f"{name}.txt").write_text(text, encoding="utf-8")
     assistant = Assistant(
         Settings(corpus_dir=root / "corpus", data_dir=root / "data", abstain_threshold=0.3), embedder=HashEmbedder(256)
     )
     assistant.ingest(progress=False)
     return assistant
+
+
+@pytest.fixture(scope="module")
+def harbor(tmp_path_factory):
+    return _assistant_over(tmp_path_factory, "harbor", DOC)
 
 
 def test_count_with_a_year_constraint_picks_the_figure_of_that_year(harbor):
@@ -127,16 +131,7 @@ Programs
 
 @pytest.fixture(scope="module")
 def atlas(tmp_path_factory):
-    from rag.config import Settings
-
-    root = tmp_path_factory.mktemp("atlas")
-    (root / "corpus").mkdir()
-    (root / "corpus" / "atlas.txt").write_text(ATLAS, encoding="utf-8")
-    assistant = Assistant(
-        Settings(corpus_dir=root / "corpus", data_dir=root / "data", abstain_threshold=0.3), embedder=HashEmbedder(256)
-    )
-    assistant.ingest(progress=False)
-    return assistant
+    return _assistant_over(tmp_path_factory, "atlas", ATLAS)
 
 
 def test_an_acronym_is_spelled_out_where_the_documents_define_it(atlas):
