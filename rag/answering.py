@@ -21,7 +21,7 @@ import numpy as np
 
 from rag import figures
 from rag.figures import Mention
-from rag.question import WINNER_WORDS, Question, looks_like_instructions
+from rag.question import RANKING_WORDS, WINNER_WORDS, Question, looks_like_instructions
 from rag.text import FRAMING, STOPWORDS, acronym_definitions, fold, fuzzy_equal, stem, tokens
 from rag.types import Answer, Citation, Hit, Sentence
 from rag.wordsim import WordSimilarity
@@ -252,8 +252,14 @@ class ExtractiveAnswerer(Answerer):
         ):
             k -= 1
             local = f"{sentences[k].text} {local}"
-        if q.answer_type in KINDS and not any(m.kind in KINDS[q.answer_type] for m in c.mentions):
+        if q.answer_type in KINDS and not _answerable_figures(q, c):
             return False
+        if q.partitive and q.answer_type in KINDS and q.asserted and not q.confirm and not q.operation:
+            # "Of the 20 to 30 million victims, how many are girls?": a part of that figure is
+            # given where the figure is, or not at all
+            wholes = {figures.value(a) for a in q.asserted} - {None}
+            if not any(figures.value(m.text) in wholes for m in c.mentions if m.kind in FIGURE_TYPES):
+                return False
         if c.semantic < MIN_SEMANTIC:
             return False  # shares words with the question but not its meaning
         if looks_like_instructions(text):
@@ -280,8 +286,12 @@ class ExtractiveAnswerer(Answerer):
             stated = {figures.value(m.text) for m in c.mentions if m.kind in FIGURE_TYPES}
             if any(figures.value(f) not in stated for f in referenced):
                 return False
+        if q.listed and not any(len(_list_around(text, _names(q, c), m)) >= q.listed for m in _names(q, c)):
+            return False  # "which 10 overseas posts": only a list of that many names answers it
         if q.identifier and not any(re.search(r"\d", m.text) for m in _names(q, c)):
             return False  # "the number of the resolution": a name without a number is no answer
+        if q.superlative and not q.confirm and not RANKING_WORDS.search(text):
+            return False  # "which country has the most projects": a sentence that ranks nothing can't say
         if q.asks_winner and not WINNER_WORDS.search(text):
             return False  # "who won the challenge": what it awarded is not who won it
         if q.answer_type == "name" and q.focus and q.focus[-1] in _PLACE_NOUNS and self.words is not None:
@@ -739,8 +749,14 @@ def _entity_in(
 
 
 def _dates(q: Question, c: _Candidate) -> list[Mention]:
-    """Date mentions that are not just the question's own years."""
-    return [m for m in c.mentions if m.kind == "date" and m.text not in q.years]
+    """Date mentions that are not just the question's own years, with the detail asked for
+    ("in what year" is not answered by "January", "what exact day" not by "June 2015")."""
+    found = [m for m in c.mentions if m.kind == "date" and m.text not in q.years]
+    if q.date_detail == "year":
+        found = [m for m in found if figures.years(m.text)]
+    elif q.date_detail == "day":
+        found = [m for m in found if re.search(r"\b\d{1,2}(?:st|nd|rd|th)?\b(?!\d)", re.sub(r"\b\d{4}\b", "", m.text))]
+    return found
 
 
 def _names(q: Question, c: _Candidate) -> list[Mention]:
@@ -920,8 +936,19 @@ def _clause(text: str, m: Mention) -> str:
     return text[left + 1 : right]
 
 
+def _answerable_figures(q: Question, c: _Candidate) -> list[Mention]:
+    """Figures of the asked kind; for a part ("Of the 20 to 30 million victims, how many are
+    girls?"), less the whole the question states: "20 to 30 million" is no answer."""
+    options = [m for m in c.mentions if m.kind in KINDS[q.answer_type]]
+    if not q.partitive or q.confirm or q.operation or q.guess:
+        return options  # elsewhere a stated figure may be a premise to correct
+    stated = {figures.value(a) for a in q.asserted} - {None}
+    return [m for m in options if figures.value(m.text) not in stated]
+
+
 def _best_mention(q: Question, c: _Candidate, kinds: Sequence[str], similar: Similar | None = None) -> Mention:
-    options = [m for m in c.mentions if m.kind in kinds]
+    options = _answerable_figures(q, c) if q.answer_type in KINDS else []
+    options = options or [m for m in c.mentions if m.kind in kinds]
     return max(options, key=lambda m: _mention_score(q, c, m, similar=similar))
 
 
@@ -1069,6 +1096,12 @@ def _spelled_by(name: str, acronym: str) -> str:
 def _listed_with(sentence: str, names: list[Mention], best: Mention) -> str:
     """ "Which two bodies ...": the names listed together with the best one ("the
     International Labor Organization and the United Nations Office on Drugs and Crime")."""
+    run = _list_around(sentence, names, best)
+    return sentence[run[0].start : run[-1].end]
+
+
+def _list_around(sentence: str, names: list[Mention], best: Mention) -> list[Mention]:
+    """The names of the list ("A, B and C") that the best one belongs to, in order."""
     ordered = sorted(names, key=lambda m: m.start)
     i = j = ordered.index(best)
     joins = r",?\s+(?:and|or|as well as)\s+(?:the\s+)?|,\s+(?:the\s+)?"
@@ -1078,7 +1111,7 @@ def _listed_with(sentence: str, names: list[Mention], best: Mention) -> str:
         j += 1
         if re.search(r"\b(?:and|or)\b", sentence[ordered[j - 1].end : ordered[j].start]):
             break  # "A, B and C" ends at C
-    return sentence[ordered[i].start : ordered[j].end]
+    return ordered[i : j + 1]
 
 
 _ORG_APPOSITIVE = re.compile(

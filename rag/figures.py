@@ -286,7 +286,13 @@ def value(text: str) -> float | None:
     m = re.search(rf"({_NUM})\s*(million|billion|trillion|thousand|hundred)?", text, re.I)
     if m:
         number = float(m.group(1).replace(",", ""))
-        return number * _SCALES.get((m.group(2) or "").lower(), 1.0)
+        scale = m.group(2)
+        if scale is None:  # "20 to 30 million": the scale of the range's end is the start's too
+            shared = re.match(
+                rf"\s*(?:to|-|\u2013)\s*\$?(?:{_NUM})\s*(million|billion|trillion|thousand)\b", text[m.end() :], re.I
+            )
+            scale = shared.group(1) if shared else None
+        return number * _SCALES.get((scale or "").lower(), 1.0)
     for word in re.findall(r"[a-z]+", text.lower()):
         if word in WORD_VALUES:
             return float(WORD_VALUES[word])

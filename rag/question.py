@@ -23,7 +23,7 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "money",
-        r"\bhow (?:big|large|much) (?:a |an )?(?:sum|amount|budget|pot|pile|chunk)\b|^(?!.*\bhow many\b(?! dollars)).*\b(?:prize|grant|award|total|combined|overall) money\b|\bhow (?:big|large)\b[^?]*\b(?:money|funding|budget|dollars)\b|\bwhat did (?:it|they|\w+) cost\b|\bhow much did (?:it|they|\w+) cost\b|\bcost (?:of|to)\b|\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\bwhat(?:'s|\u2019s| is| was| are| were) (?:the )?(?:[\w'\u2019-]+ ){1,3}(?:budget|salary|revenue|spending)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)|\b(?:combined|total|overall|sum)\s+(?:total\s+)?(?:awarded|granted|spent|funded|raised|paid|invested|given|disbursed)\b",
+        r"\bhow (?:big|large|much) (?:a |an )?(?:sum|amount|budget|pot|pile|chunk)\b|^(?!.*\bhow many\b(?! dollars)).*\b(?:prize|grant|award|total|combined|overall) money\b|\bhow (?:big|large)\b[^?]*\b(?:money|funding|budget|dollars)\b|\bwhat did (?:it|they|\w+) cost\b|\bwhat did\b[^?]*\b(?:pay|spend|contribute|invest|donate)\b|\bhow (?:big|large|much) (?:was|were|is|are) (?:the |that |this |its )?(?:[\w'\u2019-]+ ){0,3}(?:grant|award|prize|budget|donation|contribution)\b|\bhow much did (?:it|they|\w+) cost\b|\bcost (?:of|to)\b|\b(?:what|how much) (?:is|was|were|are) (?:the )?(?:total |overall |annual )?(?:budget|cost|price|funding|spending|salary|revenue|value)\b|\bwhat(?:'s|\u2019s| is| was| are| were) (?:the )?(?:[\w'\u2019-]+ ){1,3}(?:budget|salary|revenue|spending)\b|\b(?:combined|total|overall) (?:amount|sum|funding|value)\b|\bamount (?:of money|of funding|awarded|granted|given|funded|spent)\b|\bhow much (?:money|funding|cash|grant|dollars?)\b|\bwhat (?:amount|sum)\b|\bhow much\b.*\b(?:award|fund|spen[dt]|grant|cost|pay|paid|give|gave|worth|budget|invest|raise|total|money|dollar)|\bhow (?:big|large) (?:was|were|is) the (?:grant|award|prize)|\bdollar (?:amount|value|figure)|\b(?:combined|total|overall|sum)\s+(?:total\s+)?(?:awarded|granted|spent|funded|raised|paid|invested|given|disbursed)\b",
     ),
     # "how much did the count of convictions rise": a change, told as a percent or a number
     ("quantity", rf"\bhow much (?:did|has|have|had|was|were)\b[^?]*\b(?:{_CHANGE_VERB_EARLY})\b"),
@@ -37,7 +37,7 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "date",
-        r"\bwhen\b|\bwhat (?:year|month|date|day)\b|\bwhich (?:year|month|date)\b|\bin what year\b|\bsince when\b|\bwhat time\b",
+        r"\bwhen\b|\bwhat (?:exact |precise )?(?:year|month|date|day)\b|\bwhich (?:year|month|date)\b|\bin what year\b|\bsince when\b|\bwhat time\b",
     ),
     (
         "name",
@@ -186,6 +186,9 @@ class Question:
     subject: str = ""  # "how much did guilty verdicts rise": what changed, in the question's words
     asserted: tuple[str, ...] = ()  # figures the question states (checked against the documents)
     premise_terms: tuple[str, ...] = ()  # words only of the scene-setting part: they find the passage, not the figure
+    superlative: bool = False  # "which country has the most projects": only a sentence that ranks answers it
+    date_detail: str = ""  # "day" ("on what exact day") or "year" ("in what year"): what a date answer must give
+    listed: int = 0  # "which 10 overseas posts", "which two bodies": that many names, listed together
     identifier: bool = False  # "the number of the presidential order": a name with a number ("Executive Order 13627")
     asks_winner: bool = False  # "who won the challenge": only a sentence that names a winner answers it
     # "Of the officials trained, how many ...": the premise names the whole, the answer is a part
@@ -236,6 +239,8 @@ def answer_type(text: str) -> str:
         return "description"  # "which kinds of partners": a list of kinds, not one name
     if re.search(r"\b(?:which|what) (?:are|were) the (?:\d[\d,]*|two|three|four|five|ten) \w+", lowered):
         return "name"  # "which are the 70 countries": their names, not the count again
+    if (listed := _LISTED.search(text)) and listed.group(0).lower().startswith("which"):
+        return "name"  # "which 10 overseas posts took part": names ("what three pillars" may be a phrase)
     if _YEARS_BETWEEN.search(lowered) and re.search(r"\byears?\b|\bhow long\b", lowered):
         return "date"
     if identifier := re.search(r"\bnumber of (?:the|that|this|its) ", lowered):
@@ -452,9 +457,15 @@ def analyse(text: str) -> Question:
         years=asked_years,
         entities=_entities(ask) or _entities(premise),
         asks_winner=bool(_WINNER.search(ask)),
+        listed=_listed_count(ask) if kind == "name" else 0,
+        date_detail=_date_detail(ask) if kind == "date" else "",
+        superlative=_ranks(ask),
         identifier=kind == "name" and bool(re.search(r"\bnumber of (?:the|that|this|its) ", ask, re.I)),
         guess=guess.group(2).strip() if guess else "",
-        partitive=bool(re.match(r"\s*(?:of|among|out of) (?:the|those|these|all)\b", premise, re.I)),
+        partitive=bool(
+            re.match(r"\s*(?:of|among|out of) (?:the|those|these|all)\b", premise, re.I)
+            or re.search(r"\bhow (?:much|many) of (?:the|those|these|its|their|that)\b", ask, re.I)
+        ),
         premise_entities=not _entities(ask) and bool(_entities(premise)),
         ordinals=ordinals,
         now=bool(_NOW.search(ask)),
@@ -484,7 +495,7 @@ def analyse(text: str) -> Question:
 
 _WANTS_PERSON = re.compile(
     r"\bwho\b[^?]*\b(?:led|leads|lead|directs?|directed|heads?|headed|chairs?|chaired|runs|ran|manages?|managed|"
-    r"oversees|oversaw|preceded|succeeded|replaced|came before|came after|founded|co-founded)\b|\bwho (?:is|was) (?:the )?(?:head|director|"
+    r"oversees|oversaw|preceded|succeeded|replaced|came before|came after|founded|co-founded|in charge)\b|\bwho (?:is|was) (?:the )?(?:head|director|"
     r"ambassador|leader|chief|chair|secretary|president)\b|\b(?:predecessor|successor)\b",
     re.I,
 )
@@ -582,6 +593,50 @@ _SEVERAL = re.compile(
     r"\b(?:which|what|name)\s+(?:the\s+)?(?:two|three|four|five|both)\b|\bwho (?:are|were)\b|\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:\w+ies|\w+[^s\W]s)\s+(?:are|were|have|had|did|do)\b",
     re.I,
 )
+
+
+_LISTED = re.compile(
+    r"\b(?:which|what|name)\s+(?:are\s+|were\s+)?(?:the\s+|all\s+)?(\d+|two|three|four|five|six|seven|eight|nine|ten)\s+(?!percent|per\b|million|billion|thousand|times|years?)[a-z][\w-]*",
+    re.I,
+)
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+_SUPERLATIVE = re.compile(
+    r"\b(?<!at )(?:most|least)\b(?!\s+(?:recent|recently|likely|of all)\b)"
+    r"|\b(?:largest|biggest|highest|lowest|greatest|smallest|fewest|maximum|minimum)\b",
+    re.I,
+)
+RANKING_WORDS = re.compile(r"\b(?:most|least|[a-z]{3,}est|top|maximum|minimum|leading|record)\b", re.I)
+
+
+def _ranks(ask: str) -> bool:
+    """A superlative of the main clause ("which country has the most projects"), not one
+    that describes something in a relative clause ("the agreement that receives the
+    biggest grants", which only says which agreement)."""
+    found = _SUPERLATIVE.search(ask)
+    if not found:
+        return False
+    asking = re.search(r"\b(?:what|which|who|how|where|when)\b", ask, re.I)  # the question's own wh-word
+    start = asking.end() if asking and asking.start() < found.start() else 0
+    return not re.search(r"\b(?:that|which|who|whose)\b", ask[start : found.start()], re.I)
+
+
+def _date_detail(ask: str) -> str:
+    """ "On what exact day ..." needs a day; "in what year ..." a year; "when" takes any date."""
+    if re.search(r"\b(?:what|which) (?:exact )?(?:day|date)\b|\bexact date\b|\bon what day\b", ask, re.I):
+        return "day"
+    if re.search(r"\b(?:what|which) year\b", ask, re.I):
+        return "year"
+    return ""
+
+
+def _listed_count(ask: str) -> int:
+    match = _LISTED.search(ask)
+    if not match:
+        return 0
+    word = match.group(1).lower()
+    return int(word) if word.isdigit() else _COUNT_WORDS[word]
 
 
 def _asks_several(ask: str) -> bool:

@@ -139,6 +139,21 @@ def test_the_part_a_sentence_marks_and_the_asked_noun_pick_the_figure(assistant)
     assert ask(assistant, "what do the three Ps stand for?").short_answer == "prosecution, protection, and prevention"
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Of the 20 to 30 million trafficking victims, how many are girls?",  # a part the documents don't give
+        "On what exact day in June 2015 was the Ghana CPC Partnership signed?",  # only the month is given
+        "In what year will the Pathways to Freedom challenge launch?",  # only "January"
+        "Which 10 overseas posts took part in the 2014 interagency training?",  # never listed
+        "Which country has the most TIP Office projects?",  # nothing ranks them
+        "How big was the TIP Office grant that Made in a Free World got?",  # no amount given
+    ],
+)
+def test_plausible_questions_the_documents_leave_open_are_declined(assistant, question):
+    assert ask(assistant, question).abstained
+
+
 def test_typos_and_casual_phrasing(assistant):
     assert "188" in ask(assistant, "how many contries does the tip report cover now").short_answer
 

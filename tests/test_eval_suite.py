@@ -13,7 +13,7 @@ from evals.runner import DATASETS, load_suite
 from tests.conftest import FACT_SHEET
 
 
-@pytest.mark.parametrize("suite", ["factsheet", "factsheet-fresh", "factsheet-fresh2"])
+@pytest.mark.parametrize("suite", ["factsheet", "factsheet-fresh", "factsheet-fresh2", "factsheet-fresh3"])
 def test_every_evidence_string_occurs_verbatim_in_the_corpus(suite):
     corpus = FACT_SHEET.read_text(encoding="utf-8")
     for item in load_suite(suite):
@@ -42,9 +42,9 @@ def test_the_test_split_is_frozen():
     assert digest == (DATASETS / "factsheet.test.sha256").read_text().split()[0]
 
 
-@pytest.mark.parametrize("suite", ["factsheet-fresh", "factsheet-fresh2"])
+@pytest.mark.parametrize("suite", ["factsheet-fresh", "factsheet-fresh2", "factsheet-fresh3"])
 def test_the_fresh_suites_are_frozen(suite):
-    """Written after a round of tuning (2026-11-29, twice) by someone who saw only the corpus, and never tuned on."""
+    """Each written after a round of tuning (2026-11-29) by someone who saw only the corpus; never tuned on."""
     lines = (DATASETS / f"{suite}.jsonl").read_text(encoding="utf-8").splitlines()
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     assert digest == (DATASETS / f"{suite}.sha256").read_text().split()[0]
@@ -52,7 +52,9 @@ def test_the_fresh_suites_are_frozen(suite):
 
 
 @pytest.mark.model
-@pytest.mark.parametrize(("suite", "bar"), [("factsheet-fresh", 0.80), ("factsheet-fresh2", 0.85)])
+@pytest.mark.parametrize(
+    ("suite", "bar"), [("factsheet-fresh", 0.80), ("factsheet-fresh2", 0.85), ("factsheet-fresh3", 0.90)]
+)
 def test_fresh_questions_never_tuned_on(assistant, capsys, suite, bar):
     """The honest number: questions nobody looked at while tuning. Printed (no failures:
     reading them would be tuning on them), and gated a little under the level reached so

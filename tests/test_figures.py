@@ -93,3 +93,7 @@ def test_a_title_with_a_subtitle_is_one_name():
         if m.kind == "name"
     ]
     assert names == ["Reimagine: Opportunity"]
+
+
+def test_a_range_shares_its_scale():
+    assert value("20 to 30 million") == value("20 million to 30 million") == 20_000_000

@@ -209,3 +209,16 @@ def test_guesses_negated_ordinals_partitives_and_then():
     assert analyse("what the three Ps actually stand for").expands == "3P"
     assert analyse("How many percentage points bigger was the rise in X than the rise in Y?").operation == "difference"
     assert analyse("How many relatives joined T-visa-holding victims through the PRM program?").entities == ("PRM",)
+
+
+def test_what_a_question_demands_of_its_answer():
+    assert analyse("On what exact day in June 2015 was it signed?").date_detail == "day"
+    assert analyse("In what year will the challenge launch?").date_detail == "year"
+    assert analyse("When was it signed?").date_detail == ""
+    assert analyse("Which 10 overseas posts took part?").listed == 10
+    assert analyse("What three pillars make up the paradigm?").answer_type != "name"  # maybe a phrase
+    assert analyse("ok and which country has the most of those projects?").superlative
+    assert not analyse("Which nation first signed the agreement that gets the biggest grants?").superlative
+    assert analyse("Of the 20 to 30 million victims, how many are girls?").partitive
+    assert analyse("How big was the grant the NGO got?").answer_type == "money"
+    assert analyse("Who was put in charge of it?").wants_person
