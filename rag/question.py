@@ -37,7 +37,7 @@ _TYPE_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "date",
-        r"\bwhen\b|\bwhat (?:exact |precise )?(?:year|month|date|day)\b|\bwhich (?:year|month|date)\b|\bin what year\b|\bsince when\b|\bwhat time\b",
+        r"\bwhen\b|\bwhat (?:exact |precise )?(?:year|month|date|day)\b|\bexact (?:date|day)\b|\bwhich (?:year|month|date)\b|\bin what year\b|\bsince when\b|\bwhat time\b",
     ),
     (
         "name",
@@ -624,7 +624,8 @@ def _ranks(ask: str) -> bool:
 
 def _date_detail(ask: str) -> str:
     """ "On what exact day ..." needs a day; "in what year ..." a year; "when" takes any date."""
-    if re.search(r"\b(?:what|which) (?:exact )?(?:day|date)\b|\bexact date\b|\bon what day\b", ask, re.I):
+    # "what date" is often a loose "when"; "what day" and "the exact date" are not
+    if re.search(r"\b(?:what|which) (?:exact )?day\b|\bexact (?:date|day)\b|\bon what day\b", ask, re.I):
         return "day"
     if re.search(r"\b(?:what|which) year\b", ask, re.I):
         return "year"
