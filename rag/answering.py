@@ -200,7 +200,7 @@ class ExtractiveAnswerer(Answerer):
         def unknown(word: str) -> bool:
             return evidence.df_ratio(word) == 0.0
 
-        if self.words is not None and q.answer_type == "name" and q.focus and q.focus[-1] in _PLACE_NOUNS:
+        if self.words is not None and _asks_place(q):
             # each candidate's names are compared with "country" below: one forward pass for
             # the names of the leading candidates rather than one per name
             self.words.vectors(m.text.lower() for c in candidates[:8] for m in c.mentions if m.kind == "name")
@@ -257,7 +257,7 @@ class ExtractiveAnswerer(Answerer):
         if q.partitive and q.answer_type in KINDS and q.asserted and not q.confirm and not q.operation:
             # "Of the 20 to 30 million victims, how many are girls?": a part of that figure is
             # given where the figure is, or not at all
-            wholes = {figures.value(a) for a in q.asserted} - {None}
+            wholes = _stated_values(q)
             if not any(figures.value(m.text) in wholes for m in c.mentions if m.kind in FIGURE_TYPES):
                 return False
         if c.semantic < MIN_SEMANTIC:
@@ -276,7 +276,8 @@ class ExtractiveAnswerer(Answerer):
             return False  # "last year": an undated document cannot say what happened then
         if q.answer_type == "date" and not _dates(q, c):
             return False
-        if q.answer_type == "name" and not _names(q, c):
+        names = _names(q, c) if q.answer_type == "name" or q.listed or q.identifier else []
+        if q.answer_type == "name" and not names:
             return False  # no name here that the question did not already give
         if q.answer_type == "name" and not q.confirm:
             # "Which are the 70 countries ...": the names must belong to that figure
@@ -286,25 +287,25 @@ class ExtractiveAnswerer(Answerer):
             stated = {figures.value(m.text) for m in c.mentions if m.kind in FIGURE_TYPES}
             if any(figures.value(f) not in stated for f in referenced):
                 return False
-        if q.listed and not any(len(_list_around(text, _names(q, c), m)) >= q.listed for m in _names(q, c)):
+        if q.listed and not any(len(_list_around(text, names, m)) >= q.listed for m in names):
             return False  # "which 10 overseas posts": only a list of that many names answers it
-        if q.identifier and not any(re.search(r"\d", m.text) for m in _names(q, c)):
+        if q.identifier and not _numbered(names):
             return False  # "the number of the resolution": a name without a number is no answer
         if q.superlative and not q.confirm and not RANKING_WORDS.search(text):
             return False  # "which country has the most projects": a sentence that ranks nothing can't say
         if q.asks_winner and not WINNER_WORDS.search(text):
             return False  # "who won the challenge": what it awarded is not who won it
-        if q.answer_type == "name" and q.focus and q.focus[-1] in _PLACE_NOUNS and self.words is not None:
+        if _asks_place(q) and self.words is not None:
             # "which country": a place, by meaning ("Government of Ghana" ~ country 0.40,
             # "TIP Office" 0.19); an office or a program is no answer
             asked = next((t for t in tokens(q.text) if stem(t) == q.focus[-1]), q.focus[-1])
-            if not any(self._similar(asked, [m.text.lower()]) >= _PLACE_MIN for m in _names(q, c)):
+            if not any(self._similar(asked, [m.text.lower()]) >= _PLACE_MIN for m in names):
                 return False
         if (
             q.answer_type == "name"
             and q.wants_person
             and not q.confirm
-            and not any(_looks_like_person(text, m) for m in _names(q, c))
+            and not any(_looks_like_person(text, m) for m in names)
         ):
             return False  # "who led the office before X": an office or a country is no answer
         if (
@@ -368,8 +369,8 @@ class ExtractiveAnswerer(Answerer):
                 # A name the corpus never uses. As a place constraint ("in Canada") it must mean
                 # a name the sentence has ("in America" ~ "United States"); elsewhere it is
                 # likely a paraphrase ("American staff") and only costs a little.
-                names = [m.text.lower() for m in c.mentions if m.kind == "name"]
-                if _is_place_constraint(q.text, entity) and self._similar(entity.lower(), names) < _SAME_NAME:
+                spelled = [m.text.lower() for m in c.mentions if m.kind == "name"]
+                if _is_place_constraint(q.text, entity) and self._similar(entity.lower(), spelled) < _SAME_NAME:
                     return False
                 c.soft_penalty += 0.05
             elif entity in q.entities:
@@ -462,7 +463,7 @@ class ExtractiveAnswerer(Answerer):
         elif q.answer_type == "name":
             names = _names(q, c)
             if q.identifier:
-                names = [m for m in names if re.search(r"\d", m.text)]
+                names = _numbered(names)
             if names:
                 if self.words is not None and q.focus:
                     self.words.vectors(m.text.lower() for m in names)  # one forward pass, not one per name
@@ -942,8 +943,23 @@ def _answerable_figures(q: Question, c: _Candidate) -> list[Mention]:
     options = [m for m in c.mentions if m.kind in KINDS[q.answer_type]]
     if not q.partitive or q.confirm or q.operation or q.guess:
         return options  # elsewhere a stated figure may be a premise to correct
-    stated = {figures.value(a) for a in q.asserted} - {None}
+    stated = _stated_values(q)
     return [m for m in options if figures.value(m.text) not in stated]
+
+
+def _stated_values(q: Question) -> set[float | None]:
+    """The values of the figures the question states."""
+    return {figures.value(a) for a in q.asserted} - {None}
+
+
+def _numbered(names: list[Mention]) -> list[Mention]:
+    """Names with a number in them ("Executive Order 13627")."""
+    return [m for m in names if re.search(r"\d", m.text)]
+
+
+def _asks_place(q: Question) -> bool:
+    """ "Which country ...": a name that is a place is asked for."""
+    return q.answer_type == "name" and bool(q.focus) and q.focus[-1] in _PLACE_NOUNS
 
 
 def _best_mention(q: Question, c: _Candidate, kinds: Sequence[str], similar: Similar | None = None) -> Mention:

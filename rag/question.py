@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from rag.figures import mentions, years
+from rag.figures import WORD_VALUES, mentions, years
 from rag.text import STOPWORDS, content_terms, expand_shorthand, split_sentences, stem, tokens
 
 _CHANGE_VERB_EARLY = r"(?:go|went|gone) up|rise|rose|risen|grow|grew|grown|increase|climb|jump|expand"
@@ -233,6 +233,10 @@ _YEARS_BETWEEN = re.compile(
 )
 
 
+# "the number of the presidential order": an identifier when the noun is singular
+_NUMBER_OF_THE = re.compile(r"\bnumber of (?:the|that|this|its) ", re.I)
+
+
 def answer_type(text: str) -> str:
     lowered = text.lower()
     if _KINDS_OF.search(lowered):
@@ -243,7 +247,7 @@ def answer_type(text: str) -> str:
         return "name"  # "which 10 overseas posts took part": names ("what three pillars" may be a phrase)
     if _YEARS_BETWEEN.search(lowered) and re.search(r"\byears?\b|\bhow long\b", lowered):
         return "date"
-    if identifier := re.search(r"\bnumber of (?:the|that|this|its) ", lowered):
+    if identifier := _NUMBER_OF_THE.search(lowered):
         # "the number of the presidential order": an identifier ("13627"), not a count;
         # "the number of the victims" counts (a plural head)
         head = _head_noun(text[identifier.end() :])
@@ -378,14 +382,11 @@ def _change_subject(ask: str) -> str:
     return phrase.strip() if phrase.strip().lower() not in _PRONOUNS | {"it", "they", "that", "this"} else ""
 
 
-_NUMBER_WORDS = {"two": "2", "three": "3", "four": "4", "five": "5"}
-
-
 def _expands(ask: str) -> str:
     # "the three Ps" is written "3Ps" in documents
     ask = re.sub(
         r"\b(two|three|four|five)\s+([A-Z])s\b",
-        lambda m: f"{_NUMBER_WORDS[m.group(1).lower()]}{m.group(2)}s",
+        lambda m: f"{WORD_VALUES[m.group(1).lower()]}{m.group(2)}s",
         ask,
         flags=re.I,
     )
@@ -447,6 +448,8 @@ def analyse(text: str) -> Question:
         asserted += asked_years
         asked_years = ()
     negated = tuple(dict.fromkeys(t for m in _NEGATION.finditer(factual) for t in content_terms(m.group(1))))
+    asked_entities, premise_entities = _entities(ask), _entities(premise)
+    ask_terms = set(content_terms(ask))
     positive = _NEGATION.sub(" ", factual)
     return Question(
         text=factual,
@@ -455,18 +458,18 @@ def analyse(text: str) -> Question:
         negated=negated,
         focus=_focus(ask),
         years=asked_years,
-        entities=_entities(ask) or _entities(premise),
+        entities=asked_entities or premise_entities,
         asks_winner=bool(_WINNER.search(ask)),
         listed=_listed_count(ask) if kind == "name" else 0,
         date_detail=_date_detail(ask) if kind == "date" else "",
         superlative=_ranks(ask),
-        identifier=kind == "name" and bool(re.search(r"\bnumber of (?:the|that|this|its) ", ask, re.I)),
+        identifier=kind == "name" and bool(_NUMBER_OF_THE.search(ask)),
         guess=guess.group(2).strip() if guess else "",
         partitive=bool(
             re.match(r"\s*(?:of|among|out of) (?:the|those|these|all)\b", premise, re.I)
             or re.search(r"\bhow (?:much|many) of (?:the|those|these|its|their|that)\b", ask, re.I)
         ),
-        premise_entities=not _entities(ask) and bool(_entities(premise)),
+        premise_entities=not asked_entities and bool(premise_entities),
         ordinals=ordinals,
         now=bool(_NOW.search(ask)),
         since=bool(
@@ -485,7 +488,7 @@ def analyse(text: str) -> Question:
         expands=expands,
         subject=_change_subject(ask),
         asserted=asserted,
-        premise_terms=tuple(t for t in dict.fromkeys(content_terms(premise)) if t not in set(content_terms(ask))),
+        premise_terms=tuple(t for t in dict.fromkeys(content_terms(premise)) if t not in ask_terms),
         had_instructions=had_instructions,
         only_instructions=only_instructions,
         confirm=confirm,
@@ -599,7 +602,6 @@ _LISTED = re.compile(
     r"\b(?:which|what|name)\s+(?:are\s+|were\s+)?(?:the\s+|all\s+)?(\d+|two|three|four|five|six|seven|eight|nine|ten)\s+(?!percent|per\b|million|billion|thousand|times|years?)[a-z][\w-]*",
     re.I,
 )
-_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 
 
 _SUPERLATIVE = re.compile(
@@ -637,7 +639,7 @@ def _listed_count(ask: str) -> int:
     if not match:
         return 0
     word = match.group(1).lower()
-    return int(word) if word.isdigit() else _COUNT_WORDS[word]
+    return int(word) if word.isdigit() else WORD_VALUES[word]
 
 
 def _asks_several(ask: str) -> bool:
