@@ -275,8 +275,8 @@ def ingestion(counting: CountingEmbedder, tmp: Path, subset_mb: float, budget_s:
 def reingest(assistant: Any, files: list[Path], counting: CountingEmbedder, tmp: Path) -> dict[str, Any]:
     from rag.assistant import Assistant
     from rag.config import Settings
-    from rag.corpus import discover, display_path, file_sha256
-    from rag.indexing import stale_files
+    from rag.corpus import discover, display_path
+    from rag.indexing import fingerprint, stale_files
 
     subset_bytes = sum(p.stat().st_size for p in files)
     times, hash_times = [], []
@@ -296,7 +296,9 @@ def reingest(assistant: Any, files: list[Path], counting: CountingEmbedder, tmp:
     everything = discover([HTML_ROOT])
     total_bytes = sum(p.stat().st_size for p in everything)
     all_bytes = sum(p.stat().st_size for p in HTML_ROOT.rglob("*") if p.is_file())
-    manifest = {display_path(p, HTML_ROOT): file_sha256(p) for p in everything}  # also warms the page cache
+    # the manifest's own entries (content hash and embedding version), so nothing is stale;
+    # computing them also warms the page cache
+    manifest = {display_path(p, HTML_ROOT): fingerprint(p) for p in everything}
     fake = _ManifestOnly(manifest)
     full_hash = []
     for _ in range(3):

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals import metrics
+from evals import faithfulness, metrics
 
 DATASETS = Path(__file__).resolve().parent / "datasets"
 
@@ -49,6 +49,7 @@ class Result:
     citations: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     backend: str = "extractive"
     guarded: bool = False
+    faithful_independent: bool = True  # evals/faithfulness.py's verdict
 
 
 def suite_path(name: str) -> Path:
@@ -111,6 +112,7 @@ def grade(item: Item, answer: Any, latency_ms: float, retrieval_rank: int | None
         correct=correct,
         citation_ok=citation_ok,
         faithful=answer.abstained or metrics.faithful(answer.text, passages, computed),
+        faithful_independent=answer.abstained or faithfulness.faithful(answer.text, passages, computed),
         latency_ms=latency_ms,
         retrieval_rank=retrieval_rank,
         citations=tuple(asdict(c) for c in answer.citations),
@@ -146,6 +148,7 @@ def summarise(results: Sequence[Result]) -> dict[str, Any]:
     answerable = [r for r in results if not r.item.abstain]
     cited = [r for r in results if r.citation_ok is not None]
     follow_ups = [r for r in results if r.item.history]
+    stated = [r for r in results if not r.abstained]
     precision, recall = metrics.precision_recall([r.abstained for r in results], [r.item.abstain for r in results])
     ranks = [r.retrieval_rank for r in answerable if r.item.evidence]
     latencies = [r.latency_ms for r in results]
@@ -160,6 +163,10 @@ def summarise(results: Sequence[Result]) -> dict[str, Any]:
         "overall_accuracy": _ratio(sum(r.correct for r in results), len(results)),
         "citation_accuracy": _ratio(sum(bool(r.citation_ok) for r in cited), len(cited)),
         "faithfulness": _ratio(sum(r.faithful for r in results), len(results)),
+        # the same question asked by a parser that shares no code with the guard (evals/faithfulness.py)
+        "faithfulness_independent": _ratio(sum(r.faithful_independent for r in results), len(results)),
+        # right answers / all non-abstentions: a stated answer to an unanswerable item counts as wrong
+        "stated_precision": _ratio(sum(r.correct for r in stated), len(stated)),
         "abstention_precision": round(precision, 4),
         "abstention_recall": round(recall, 4),
         "follow_up_accuracy": _ratio(sum(r.correct for r in follow_ups), len(follow_ups)),
@@ -192,6 +199,8 @@ ROWS = (
     "answer_accuracy",
     "citation_accuracy",
     "faithfulness",
+    "faithfulness_independent",
+    "stated_precision",
     "abstention_precision",
     "abstention_recall",
     "follow_up_accuracy",
@@ -264,7 +273,14 @@ def run_cli(args: Any, settings: Any) -> int:
     summary = report(results)
     print(format_table(summary))
     print()
-    print(format_failures(results, args.show))
+    # Frozen (test-split) items print their table but not their failures unless asked for by
+    # name: whoever reads them and changes the code has tuned on the held-out set.
+    shown = results if getattr(args, "show_frozen_failures", False) else [r for r in results if r.item.split != "test"]
+    if shown or not results:
+        print(format_failures(shown, args.show))
+    hidden = len(results) - len(shown)
+    if hidden:
+        print(f"failures of the {hidden} frozen test item(s) are not shown (--show-frozen-failures shows them)")
     if args.json_out:
         payload = {"suite": args.suite, "summary": summary, "results": [_result_dict(r) for r in results]}
         args.json_out.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--html", type=Path, help="write a self-contained HTML report here")
     evaluate.add_argument("--compare", action="store_true", help="run the suite under several settings, side by side")
     evaluate.add_argument("--show", type=int, default=20, help="failures to print")
+    evaluate.add_argument(
+        "--show-frozen-failures",
+        action="store_true",
+        help="also print failures of frozen test items (reading them is tuning on them)",
+    )
     for option, metric in (
         ("accuracy", "answer accuracy on answerable items"),
         ("citation", "citation accuracy"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,17 @@ class IngestReport:
     vectors: int = 0  # chunks in the index afterwards
     seconds: float = 0.0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+# A hook called at the named points of an ingest, with the chunks written so far. It exists
+# so crash tests can stop the process at an exact moment (tests/scripts/ingest_worker.py);
+# in use it does nothing.
+Checkpoint = Callable[[str, int], None]
+CHECKPOINTS = ("locked", "chunks-written", "between-collections", "before-manifest", "after-manifest")
+
+
+def _no_checkpoint(point: str, written: int) -> None:
+    pass
 
 
 def stale_files(store: ChromaStore, paths: Iterable[Path], corpus_dir: Path) -> list[Path]:
@@ -76,6 +87,7 @@ def ingest(
     chunk_chars: int = 900,
     progress: bool | None = None,
     max_file_bytes: int | None = None,
+    checkpoint: Checkpoint = _no_checkpoint,
 ) -> IngestReport:
     """Bring the index up to date with the files under ``paths``."""
     started = time.perf_counter()
@@ -101,9 +113,11 @@ def ingest(
             skipped.append((str(path), str(exc)))
             bar.update(1)
             continue
-        written += _write_file(store, embedder, source, chunks)
+        written = _write_file(store, embedder, source, chunks, written, checkpoint)
         manifest[source] = stamp
+        checkpoint("before-manifest", written)
         store.set_manifest(manifest)
+        checkpoint("after-manifest", written)
         indexed += 1
         bar.update(1)
     bar.close()
@@ -125,7 +139,10 @@ def ingest(
     )
 
 
-def _write_file(store: ChromaStore, embedder: Embedder, source: str, chunks: list[Chunk]) -> int:
+def _write_file(
+    store: ChromaStore, embedder: Embedder, source: str, chunks: list[Chunk], written: int, checkpoint: Checkpoint
+) -> int:
+    """Write one file's chunks and sentences; returns the chunks written in this ingest so far."""
     old_ids = store.chunk_ids(source)
     spelled = acronym_expander(acronym_definitions(" ".join(c.text for c in chunks)))
     for batch in _batches(chunks, 256):
@@ -136,14 +153,18 @@ def _write_file(store: ChromaStore, embedder: Embedder, source: str, chunks: lis
             if sentence_texts
             else np.zeros((0, embedder.dimension), dtype=np.float32)
         )
-        store.upsert(batch, chunk_vectors, sentence_vectors)
+        store.upsert_chunks(batch, chunk_vectors)
+        written += len(batch)
+        checkpoint("chunks-written", written)
+        checkpoint("between-collections", written)
+        store.upsert_sentences(batch, sentence_vectors)
     # The file changed: drop what is no longer in it, after the new chunks landed. Sentences
     # go first and by source, so a crash between the two deletes leaves no orphan behind.
     current = sorted({c.id for c in chunks})
     if old_ids - set(current) or not current:
         store.sentences.delete(where={"$and": [{"source": source}, {"chunk_id": {"$nin": current or [""]}}]})
         store.chunks.delete(ids=sorted(old_ids - set(current)))
-    return len(chunks)
+    return written
 
 
 def _batches(items: list[Chunk], size: int) -> Iterable[list[Chunk]]:

@@ -196,21 +196,29 @@ class ChromaStore:
     def upsert(
         self, chunks: Sequence[Chunk], chunk_vectors: NDArray[np.float32], sentence_vectors: NDArray[np.float32]
     ) -> None:
+        self.upsert_chunks(chunks, chunk_vectors)
+        self.upsert_sentences(chunks, sentence_vectors)
+
+    def upsert_chunks(self, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
         if not chunks:
             return
         self.chunks.upsert(
             ids=[c.id for c in chunks],
-            embeddings=chunk_vectors,
+            embeddings=vectors,
             documents=[" ".join(s.raw for s in c.sentences) for c in chunks],
             metadatas=[_chunk_metadata(c) for c in chunks],
         )
+
+    def upsert_sentences(self, chunks: Sequence[Chunk], vectors: NDArray[np.float32]) -> None:
+        """The sentences of chunks already written (their vectors in order)."""
         ids, metas, docs = [], [], []
         for chunk in chunks:
             for i, sentence in enumerate(chunk.sentences):
                 ids.append(f"{chunk.id}:{i}")
                 metas.append({"chunk_id": chunk.id, "source": chunk.source})
                 docs.append(sentence.text)
-        self.sentences.upsert(ids=ids, embeddings=sentence_vectors, documents=docs, metadatas=metas)
+        if ids:
+            self.sentences.upsert(ids=ids, embeddings=vectors, documents=docs, metadatas=metas)
 
     def delete_source(self, source: str) -> None:
         self.sentences.delete(where={"source": source})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, ROOT, subprocess_env
+from tests.conftest import CORPUS, FACT_SHEET, ROOT, fact_sheet_chunk_count, subprocess_env
 
 
 def run(*args: str, data: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -67,7 +67,7 @@ def test_ingest_twice_keeps_the_vector_count(data_dir):
     second = run("ingest", data=data_dir)
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     count = lambda out: int(out.split("chunks written; ")[1].split(" chunks")[0])  # noqa: E731
-    assert count(first.stdout) == count(second.stdout) == 17
+    assert count(first.stdout) == count(second.stdout) == fact_sheet_chunk_count()
     assert "1 unchanged" in second.stdout
 
 
@@ -102,5 +102,32 @@ def test_status_of_a_missing_chroma_server_is_a_clear_error(tmp_path):
     assert "cannot reach the Chroma server" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_corpus_dir_is_the_default():
-    assert CORPUS.is_dir()
+@pytest.mark.model
+def test_corpus_dir_is_the_default(tmp_path):
+    """With no corpus named anywhere, the settings and the CLI use the repository's corpus/,
+    wherever the command is run from."""
+    from rag.config import Settings
+
+    assert Settings.from_env({}).corpus_dir.resolve() == CORPUS.resolve()
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "--data-dir", str(tmp_path / "data"), "ingest"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=elsewhere,
+        env={k: v for k, v in subprocess_env().items() if k != "FACTSHEET_QA_CORPUS_DIR"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{fact_sheet_chunk_count()} chunks" in result.stdout and "1 indexed" in result.stdout
+    status = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "--data-dir", str(tmp_path / "data"), "status"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=elsewhere,
+        env=subprocess_env(),
+    )
+    assert json.loads(status.stdout)["stale"] is False  # the index holds exactly corpus/, i.e. the fact sheet
+    assert FACT_SHEET.parent == CORPUS

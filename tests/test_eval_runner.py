@@ -45,13 +45,22 @@ def test_gates_fail_when_a_metric_is_below_its_floor():
 
 
 def test_compare_runs_each_setting_side_by_side(assistant):
-    items = [i for i in runner.load_suite("factsheet") if i.split == "dev"][:8]
+    dev = [i for i in runner.load_suite("factsheet") if i.split == "dev"]
+    items = [i for i in dev if not i.history][:4] + [i for i in dev if i.kind == "followup"][:12]
     rows = compare(assistant.settings, items)
     names = [name for name, _ in rows]
     assert names[:3] == ["hybrid (default)", "dense only", "no follow-up resolution"]
     assert any("chunks" in n for n in names)
+    by_name = dict(rows)
+    # The default row is the default assistant: the same figures as running it directly.
+    direct = runner.report(runner.run(assistant, items))["all"]
+    for metric in ("answer_accuracy", "follow_up_accuracy", "abstention_recall", "hit@3"):
+        assert by_name["hybrid (default)"][metric] == direct[metric], metric
+    # Turning follow-up resolution off must cost follow-ups (the row measures what it says).
+    assert by_name["no follow-up resolution"]["follow_up_accuracy"] < direct["follow_up_accuracy"]
     table = format_comparison(rows)
-    assert "answer_accuracy" in table and "dense only" in table
+    accuracy_line = next(line for line in table.splitlines() if line.startswith("answer_accuracy"))
+    assert f"{direct['answer_accuracy']:.3f}" in accuracy_line and "dense only" in table
 
 
 def test_eval_cli_writes_json_and_html_and_applies_gates(fact_sheet_data: Path, tmp_path: Path, assistant):
@@ -78,6 +87,8 @@ def test_eval_cli_writes_json_and_html_and_applies_gates(fact_sheet_data: Path, 
     passed = run("--min-faithfulness", "1.0", "--min-hit3", "0.98")
     assert passed.returncode == 0, passed.stderr
     assert "answer_accuracy" in passed.stdout
+    # the frozen split shows its table, never its failures, unless asked for by name
+    assert "expected:" not in passed.stdout and "frozen test item(s) are not shown" in passed.stdout
     payload = json.loads(out_json.read_text())
     assert {
         "answer_accuracy",

@@ -27,9 +27,18 @@ def test_bm25_returns_nothing_for_unknown_words():
     assert index().search("pancake recipe", 3) == []
 
 
-def test_idf_is_highest_for_unseen_words():
-    ix = index()
-    assert ix.idf("pancake") > ix.idf("countri") or ix.idf("pancake") >= ix.idf("country")
+def test_idf_is_highest_for_unseen_words_and_falls_as_a_word_gets_common():
+    ix = BM25Index.build(
+        [
+            ("a", "Grants reached 188 countries."),
+            ("b", "Grants paid for training."),
+            ("c", "Grants and training in 70 countries."),
+            ("d", "Grants funded shelters."),
+        ]
+    )
+    unseen, once, twice, everywhere = (ix.idf(stem(w)) for w in ("pancake", "shelters", "countries", "grants"))
+    assert ix.df_ratio(stem("countries")) == 0.5 and ix.df_ratio(stem("grants")) == 1.0  # the stems were indexed
+    assert unseen > once > twice > everywhere > 0
 
 
 def test_rrf_prefers_items_ranked_well_by_both():

@@ -114,12 +114,23 @@ def test_abstention_is_marked(ask: Callable[..., Any]) -> None:
     assert "<mark>" not in sources
 
 
+def _unchanged(update: Any) -> bool:
+    """What the API returns for gr.skip(): an update that sets no value and no property."""
+    if not isinstance(update, dict) or update.get("__type__") != "update":
+        return False
+    props = update.get("props", {})
+    return set(update) <= {"__type__", "props"} and isinstance(props, dict) and set(props) <= {"__type__"}
+
+
 @pytest.mark.parametrize("blank", ["", "   ", "\n\t "])
 def test_empty_input_does_nothing(ask: Callable[..., Any], blank: str) -> None:
-    history, sources = ask(blank)
-    # gr.skip(): the chat and the sources panel are left as they were (no new messages)
-    assert not isinstance(history, list) or history == []
-    assert not isinstance(sources, str)
+    earlier, _ = ask(TIP_TODAY)
+    for history in ([], earlier):
+        chat, sources = ask(blank, history)
+        # gr.skip(): the chat and the sources panel are left as they were (no new messages)
+        assert _unchanged(chat), chat
+        assert _unchanged(sources), sources
+    assert not _unchanged(earlier) and not _unchanged({"__type__": "update", "value": []})
 
 
 def test_over_long_input_gets_a_friendly_message(ask: Callable[..., Any], assistant: Any) -> None:
