@@ -139,41 +139,81 @@ def _pdf_text(path: Path) -> str:
     return "\n\n".join(pages)
 
 
-_HTML_BLOCKS = (
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "p",
-    "li",
-    "dt",
-    "dd",
-    "pre",
-    "figcaption",
-    "td",
-    "th",
-    "blockquote",
+_HTML_BLOCKS = frozenset(
+    {
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "pre",
+        "figcaption",
+        "td",
+        "th",
+        "blockquote",
+        # containers: text directly inside them is a block of its own. DocBook's HTML (the
+        # Debian handbook, many manuals) puts every paragraph in <div class="para">.
+        "div",
+        "section",
+        "article",
+        "main",
+        "body",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "tr",
+        "figure",
+        "details",
+        "summary",
+        "address",
+    }
 )
 
 
 def _html_text(markup: str) -> tuple[str, str]:
     """Text of an HTML page as blank-line separated blocks; headings become their own lines."""
-    from bs4 import BeautifulSoup  # imported here: only HTML ingestion needs it
+    from bs4 import BeautifulSoup, Tag  # imported here: only HTML ingestion needs it
 
     soup = BeautifulSoup(markup, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["script", "style", "nav", "header", "footer", "aside", "noscript", "form", "title"]):
         tag.decompose()
     parts: list[str] = []
-    for element in soup.find_all(_HTML_BLOCKS):
-        if element.find(_HTML_BLOCKS):  # a container: its children are emitted themselves
-            continue
-        words = " ".join(element.get_text(" ", strip=True).split())
-        if not words:
-            continue
-        parts.append(f"- {words}" if element.name == "li" else words)
+
+    def walk(element: Tag) -> None:
+        # Inline text gathers until the next block child; each run is one block, so text
+        # between nested blocks is kept, not only the text of the innermost ones.
+        run: list[str] = []
+
+        def flush() -> None:
+            words = " ".join("".join(run).split())  # as a browser renders it: no space is added
+            run.clear()
+            if words:
+                parts.append(f"- {words}" if element.name == "li" else words)
+
+        for child in element.children:
+            if isinstance(child, Tag) and child.name in _HTML_BLOCKS:
+                flush()
+                walk(child)
+            elif isinstance(child, Tag) and child.name in ("br", "hr", "wbr"):
+                run.append(" ")
+            elif isinstance(child, Tag):
+                if child.find(_HTML_BLOCKS):  # an inline element holding blocks (<a><div>...</div></a>)
+                    flush()
+                    walk(child)
+                else:
+                    run.append(child.get_text(""))
+            elif type(child).__name__ == "NavigableString":  # not comments, doctypes or CDATA
+                run.append(str(child))
+        flush()
+
+    walk(soup)
     if not parts:
         parts = [" ".join(soup.get_text(" ", strip=True).split())]
     return "\n\n".join(p for p in parts if p), title

@@ -169,3 +169,25 @@ def test_fact_sheet_is_byte_identical_to_its_recorded_provenance():
     entry = sources["combating-trafficking-in-persons.txt"]
     assert entry["publisher"] == "U.S. Department of State"
     assert hashlib.sha256(FACT_SHEET.read_bytes()).hexdigest() == entry["sha256"]
+
+
+def test_html_text_outside_paragraph_tags_is_kept(tmp_path: Path):
+    """DocBook HTML (the Debian handbook and many manuals) puts paragraphs in <div class="para">,
+    and text often sits directly in a <div> or <li> beside nested blocks: all of it is content."""
+    page = tmp_path / "chapter.html"
+    page.write_text(
+        "<html><body><div class='section'><h2>1.6. Lifecycle of a Release</h2>"
+        "<div class='para'>A package migrates after at least 5 days spent in <em>Unstable</em>.</div>"
+        "<div class='para'>Freeze time comes roughly every <strong>two years</strong>."
+        "<div class='sidebar'><p>The release team decides.</p></div>"
+        "It ends with the release.</div>"
+        "<ul><li>first point<ul><li>nested point</li></ul></li></ul>"
+        "<!-- a comment is not content --></div></body></html>",
+        encoding="utf-8",
+    )
+    texts = [b.text for b in load(page, "chapter.html").blocks]
+    joined = "\n".join(texts)
+    assert "A package migrates after at least 5 days spent in Unstable." in texts
+    assert "Freeze time comes roughly every two years." in joined and "It ends with the release." in joined
+    assert "The release team decides." in joined and "nested point" in joined and "first point" in joined
+    assert "comment" not in joined
