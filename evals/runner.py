@@ -7,6 +7,7 @@ may be tuned on; "test" items are frozen and only reported).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -33,6 +34,7 @@ class Item:
     type: str = ""
     kind: str = "plain"
     computed: bool = False
+    doc: str = ""  # suites over several documents: the document the item is about
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,23 @@ def suite_path(name: str) -> Path:
     return candidate
 
 
+def suite_corpus(name: str) -> Path | None:
+    """The documents a suite is about, when they are not the fact sheet's corpus: a suite
+    names its folder in ``<suite>.corpus`` (a path relative to that file)."""
+    sidecar = suite_path(name).with_suffix(".corpus")
+    if not sidecar.exists():
+        return None
+    return (sidecar.parent / sidecar.read_text(encoding="utf-8").strip()).resolve()
+
+
+def split_digest(name: str, split: str = "test") -> str:
+    """sha256 of a suite's lines of one split, as its ``.sha256`` file freezes them."""
+    lines = suite_path(name).read_text(encoding="utf-8").splitlines()
+    if split != "all":
+        lines = [line for line in lines if json.loads(line)["split"] == split]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def load_suite(name: str) -> list[Item]:
     items = []
     for number, line in enumerate(suite_path(name).read_text(encoding="utf-8").splitlines(), 1):
@@ -83,6 +102,7 @@ def load_suite(name: str) -> list[Item]:
                     type=raw.get("type", ""),
                     kind=raw.get("kind", "plain"),
                     computed=bool(raw.get("computed", False)),
+                    doc=raw.get("doc", ""),
                 )
             )
         except (KeyError, TypeError, json.JSONDecodeError) as exc:
@@ -256,6 +276,10 @@ def run_cli(args: Any, settings: Any) -> int:
     from rag.assistant import Assistant
 
     items = load_suite(args.suite)
+    corpus = suite_corpus(args.suite)
+    if corpus is not None:  # its own documents, in an index of their own beside the default one
+        settings = settings.with_(corpus_dir=corpus, data_dir=settings.data_dir / "suites" / Path(args.suite).stem)
+        print(f"suite {args.suite}: documents in {corpus}", file=sys.stderr)
     if args.split != "all":
         items = [i for i in items if i.split == args.split]
     if getattr(args, "compare", False):

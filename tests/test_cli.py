@@ -111,23 +111,15 @@ def test_corpus_dir_is_the_default(tmp_path):
     assert Settings.from_env({}).corpus_dir.resolve() == CORPUS.resolve()
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
-    result = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "--data-dir", str(tmp_path / "data"), "ingest"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=elsewhere,
-        env={k: v for k, v in subprocess_env().items() if k != "FACTSHEET_QA_CORPUS_DIR"},
-    )
+    env = {k: v for k, v in subprocess_env().items() if k != "FACTSHEET_QA_CORPUS_DIR"}
+
+    def cli(command: str) -> subprocess.CompletedProcess[str]:
+        args = [sys.executable, "-m", "rag.cli", "--data-dir", str(tmp_path / "data"), command]
+        return subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=elsewhere, env=env)
+
+    result = cli("ingest")
     assert result.returncode == 0, result.stderr
     assert f"{fact_sheet_chunk_count()} chunks" in result.stdout and "1 indexed" in result.stdout
-    status = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "--data-dir", str(tmp_path / "data"), "status"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=elsewhere,
-        env=subprocess_env(),
-    )
-    assert json.loads(status.stdout)["stale"] is False  # the index holds exactly corpus/, i.e. the fact sheet
+    # the index holds exactly corpus/, i.e. the fact sheet
+    assert json.loads(cli("status").stdout)["stale"] is False
     assert FACT_SHEET.parent == CORPUS

@@ -3,9 +3,6 @@ held-back test split meets the accuracy bar (its numbers are printed)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import pytest
 
 from evals import runner
@@ -33,22 +30,14 @@ def test_the_suite_has_the_required_mix():
 
 def test_the_test_split_is_frozen():
     """The test split was written before tuning and must not change; see README 'Evals'."""
-    lines = [
-        line
-        for line in (DATASETS / "factsheet.jsonl").read_text(encoding="utf-8").splitlines()
-        if json.loads(line)["split"] == "test"
-    ]
-    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
-    assert digest == (DATASETS / "factsheet.test.sha256").read_text().split()[0]
+    assert runner.split_digest("factsheet") == (DATASETS / "factsheet.test.sha256").read_text().split()[0]
 
 
 @pytest.mark.parametrize("suite", ["factsheet-fresh", "factsheet-fresh2", "factsheet-fresh3"])
 def test_the_fresh_suites_are_frozen(suite):
     """Each written after a round of tuning (2026-11-29) by someone who saw only the corpus; never tuned on."""
-    lines = (DATASETS / f"{suite}.jsonl").read_text(encoding="utf-8").splitlines()
-    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
-    assert digest == (DATASETS / f"{suite}.sha256").read_text().split()[0]
-    assert all(json.loads(line)["split"] == "test" for line in lines)
+    assert runner.split_digest(suite, "all") == (DATASETS / f"{suite}.sha256").read_text().split()[0]
+    assert all(item.split == "test" for item in load_suite(suite))
 
 
 # The README's eval table, read by the gates below: each gate sits at the number the
