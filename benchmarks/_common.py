@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+# Where results go: benchmarks/results/, or another folder for the smoke test
+# (tests/test_benchmarks.py runs every script on tiny inputs without touching the real results).
+RESULTS = Path(os.environ.get("FACTSHEET_QA_BENCH_RESULTS") or ROOT / "benchmarks" / "results")
 FACT_SHEET = ROOT / "corpus" / "combating-trafficking-in-persons.txt"
 COLD_QUESTION = "How many countries does the TIP Report cover today?"
 
@@ -119,6 +121,11 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / name
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def shown(path: Path) -> str:
+    """A results path as printed: relative to the repository when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def load_json(name: str) -> dict[str, Any] | None:

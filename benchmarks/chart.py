@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import RESULTS, load_json  # noqa: E402
+from benchmarks._common import RESULTS, load_json, shown  # noqa: E402
 
 P50_TARGET_100K_MS = 60.0
 WARM_P50_TARGET_MS = 30.0
@@ -94,7 +94,7 @@ def _bars(ax: Any, labels: list[str], series: dict[str, list[float]], fmt: str) 
 
 def main() -> None:
     path = draw(load_json("compare.json"), load_json("scale.json"), RESULTS / "latency_vs_size.png")
-    print(f"written to {path.relative_to(ROOT)}")
+    print(f"written to {shown(path)}")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from benchmarks._common import (  # noqa: E402
     quiet,
     ratio,
     run_timed,
+    shown,
     vmhwm_kib,
     write_json,
 )
@@ -62,8 +63,9 @@ THREADS = (1, 2, 4)
 # --- children (run in fresh processes) --------------------------------------------------
 
 
-def child_rss_ours() -> None:
-    """Build our index of the fact sheet in a temp folder and answer every eval question."""
+def child_rss_ours(questions: int = 0) -> None:
+    """Build our index of the fact sheet in a temp folder and answer every eval question
+    (or the first ``questions`` of them)."""
     from evals.runner import load_suite
     from rag.assistant import Assistant
     from rag.config import Settings
@@ -72,6 +74,7 @@ def child_rss_ours() -> None:
         assistant = Assistant(Settings(data_dir=Path(tmp)))
         report = assistant.ingest(progress=False)
         items = load_suite("factsheet")
+        items = items[:questions] if questions else items
         for item in items:
             assistant.answer(item.question)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -347,9 +350,10 @@ def measure_threads(assistant: Any, peer: Any, questions: list[str]) -> dict[str
     return out
 
 
-def measure_rss(env: dict[str, str]) -> dict[str, Any]:
-    _s, ours = run_timed(forked_child([python(), str(Path(__file__).resolve()), "--child", "rss-ours"]), env)
-    _s, peer = run_timed(forked_child([python(), str(ROOT / "benchmarks" / "peer.py"), "rss"]), env)
+def measure_rss(env: dict[str, str], questions: int = 0) -> dict[str, Any]:
+    n = str(questions)
+    _s, ours = run_timed(forked_child([python(), str(Path(__file__).resolve()), "--child", "rss-ours", n]), env)
+    _s, peer = run_timed(forked_child([python(), str(ROOT / "benchmarks" / "peer.py"), "rss", "--questions", n]), env)
     o, p = last_json_line(ours), last_json_line(peer)
     return {
         "ours_kib": o["ru_maxrss_kib"],
@@ -539,13 +543,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3, help="index builds and encode-throughput runs per side")
+    parser.add_argument("--questions", type=int, default=0, help="eval questions to run (0: all of them)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     env = offline()
     quiet()
     if args.child:
         if args.child[0] == "rss-ours":
-            child_rss_ours()
+            child_rss_ours(int(args.child[1]) if len(args.child) > 1 else 0)
         elif args.child[0] == "cold-phases":
             child_cold_phases(Path(args.child[1]))
         return
@@ -557,6 +562,7 @@ def main() -> None:
     from rag.embedding import SentenceTransformerEmbedder
 
     items = load_suite("factsheet")
+    items = items[: args.questions] if args.questions else items
     questions = [i.question for i in items]
     embedder = SentenceTransformerEmbedder()
     embedder.warm_up()
@@ -577,7 +583,7 @@ def main() -> None:
         print("cold starts (subprocesses) ...", flush=True)
         cold = measure_cold(args.cold_runs, builds["ours_dirs"][0], builds["peer_dirs"][0], env)
         print("peak RSS (subprocesses) ...", flush=True)
-        rss = measure_rss(env)
+        rss = measure_rss(env, args.questions)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result = at_start | assemble(builds, cold, floor, warm, threads, rss, warm["accuracy"])
@@ -586,7 +592,7 @@ def main() -> None:
     print()
     print_table(result)
     path = write_json("compare.json", result)
-    print(f"\nwritten to {path.relative_to(ROOT)} ({result['seconds']} s)")
+    print(f"\nwritten to {shown(path)} ({result['seconds']} s)")
 
 
 if __name__ == "__main__":

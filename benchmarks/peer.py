@@ -141,6 +141,7 @@ def _rss(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="peer-rss-") as tmp:
         peer.build(FACT_SHEET.read_text(encoding="utf-8"), Path(tmp))
         items = load_suite("factsheet")
+        items = items[: args.questions] if args.questions else items
         for item in items:
             peer.retrieve(item.question)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
@@ -165,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     cold = commands.add_parser("cold", help="imports + model load + open the store + retrieve once")
     cold.add_argument("--persist-dir", type=Path, required=True)
     cold.add_argument("question")
-    commands.add_parser("rss", help="build + retrieve for every eval item; print peak RSS as JSON")
+    rss = commands.add_parser("rss", help="build + retrieve for every eval item; print peak RSS as JSON")
+    rss.add_argument("--questions", type=int, default=0, help="eval items to retrieve for (0: all)")
     args = parser.parse_args(argv)
     {"cold": _cold, "rss": _rss, None: _demo}[args.command](args)
 

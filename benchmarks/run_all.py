@@ -9,6 +9,7 @@ benchmarks/results/summary.json and benchmarks/results/latency_vs_size.png.
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import RESULTS, load_json, machine, offline, write_json  # noqa: E402
+from benchmarks._common import RESULTS, load_json, machine, offline, shown, write_json  # noqa: E402
 
 # What profiling showed when these targets were missed (py-spy / cProfile on this machine;
 # see the final report of the benchmark work). Printed next to the in-run diagnosis.
@@ -83,10 +84,10 @@ ONE_LINE: dict[str, str] = {
 }
 
 
-def _run(script: str, env: dict[str, str]) -> float:
+def _run(script: str, env: dict[str, str], extra: str = "") -> float:
     print(f"\n=== {script} ===", flush=True)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script)], cwd=ROOT, env=env)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *shlex.split(extra)], cwd=ROOT, env=env)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{script} failed (exit {done.returncode})")
@@ -329,19 +330,21 @@ def print_summary(rows: list[dict[str, Any]], durations: dict[str, float]) -> No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--summary-only", action="store_true", help="summarise the existing JSON results")
+    parser.add_argument("--compare-args", default="", help="options passed on to compare.py")
+    parser.add_argument("--scale-args", default="", help="options passed on to scale.py")
     args = parser.parse_args()
     env = offline()
     durations: dict[str, float] = {}
     if not args.summary_only:
-        durations["compare.py"] = _run("compare.py", env)
-        durations["scale.py"] = _run("scale.py", env)
+        durations["compare.py"] = _run("compare.py", env, args.compare_args)
+        durations["scale.py"] = _run("scale.py", env, args.scale_args)
     compare, scale = load_json("compare.json"), load_json("scale.json")
     rows = checks(compare, scale)
     try:
         from benchmarks.chart import draw
 
         chart = draw(compare, scale, RESULTS / "latency_vs_size.png")
-        chart_note = str(chart.relative_to(ROOT))
+        chart_note = str(shown(chart))
     except ImportError as exc:
         chart_note = f"not drawn ({exc}); install matplotlib"
     print_summary(rows, durations)
@@ -353,7 +356,7 @@ def main() -> None:
         "chart": chart_note,
     }
     path = write_json("summary.json", summary)
-    print(f"\nwritten to {path.relative_to(ROOT)}; chart: {chart_note}")
+    print(f"\nwritten to {shown(path)}; chart: {chart_note}")
 
 
 if __name__ == "__main__":

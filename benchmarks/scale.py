@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import machine, median, ms_since, offline, percentile, quiet, write_json  # noqa: E402
+from benchmarks._common import machine, median, ms_since, offline, percentile, quiet, shown, write_json  # noqa: E402
 from rag.embedding import Embedder  # noqa: E402
 
 HTML_ROOT = Path("/usr/share/doc/python3.11/html")
@@ -616,11 +616,16 @@ def query_scaling(base: Any, inner: Any, tmp: Path, budget_s: float) -> dict[str
 
 
 def main() -> None:
+    global HTML_ROOT, SIZES  # one run, one tree: set once here, read by the steps below
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subset-mb", type=float, default=2.5, help="HTML megabytes for (a), at most")
     parser.add_argument("--ingest-budget", type=float, default=120, help="seconds our ingest of (a) may take")
     parser.add_argument("--budget-c", type=float, default=480, help="seconds for (c), inserts included")
+    parser.add_argument("--html-root", type=Path, default=HTML_ROOT, help="the HTML tree (default: python3.11-doc)")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="chunk counts for (c), comma-separated")
     args = parser.parse_args()
+    HTML_ROOT = args.html_root.resolve()
+    SIZES = tuple(int(n) for n in args.sizes.split(","))
     offline()
     quiet()
     if not HTML_ROOT.is_dir():
@@ -662,7 +667,7 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     result["seconds"] = round(time.perf_counter() - started, 1)
     path = write_json("scale.json", result)
-    print(f"\nwritten to {path.relative_to(ROOT)} ({result['seconds']} s)")
+    print(f"\nwritten to {shown(path)} ({result['seconds']} s)")
 
 
 if __name__ == "__main__":

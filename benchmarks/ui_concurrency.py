@@ -8,7 +8,6 @@ every answer. Writes benchmarks/results/ui_concurrency.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import sys
@@ -20,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from evals.smoke import SMOKE as QUESTIONS  # noqa: E402  (ROOT is on sys.path only now)
+from benchmarks._common import write_json  # noqa: E402  (ROOT is on sys.path only now)
+from evals.smoke import SMOKE as QUESTIONS  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -93,7 +93,7 @@ def main() -> None:
     }
     for key, value in result.items():
         print(f"{key:<16} {value}")
-    (ROOT / "benchmarks" / "results" / "ui_concurrency.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json("ui_concurrency.json", result)
     if wrong:
         sys.exit(f"wrong answers: {wrong}")
 

@@ -70,10 +70,11 @@ def compare(settings: Any, items: Sequence[Item]) -> list[tuple[str, dict[str, A
 
 def format_comparison(rows: Sequence[tuple[str, dict[str, Any]]]) -> str:
     width = max(18, *(len(name) for name, _ in rows))
-    lines = [f"{'metric':<22}" + "".join(f"{name:>{width + 2}}" for name, _ in rows)]
+    label = max(len(metric) for metric in ROWS) + 2
+    lines = [f"{'metric':<{label}}" + "".join(f"{name:>{width + 2}}" for name, _ in rows)]
     for metric in ROWS:
         cells = "".join(f"{_fmt(summary[metric]):>{width + 2}}" for _, summary in rows)
-        lines.append(f"{metric:<22}{cells}")
+        lines.append(f"{metric:<{label}}{cells}")
     return "\n".join(lines)
 
 

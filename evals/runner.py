@@ -247,9 +247,10 @@ GATES = {
 def format_table(summary: dict[str, Any]) -> str:
     columns = [*summary["splits"], "all"]
     tables = {**summary["splits"], "all": summary["all"]}
-    lines = [f"{'metric':<22}" + "".join(f"{c:>10}" for c in columns)]
+    width = max(len(row) for row in ROWS) + 2
+    lines = [f"{'metric':<{width}}" + "".join(f"{c:>10}" for c in columns)]
     for row in ROWS:
-        lines.append(f"{row:<22}" + "".join(f"{_cell(tables[c][row]):>10}" for c in columns))
+        lines.append(f"{row:<{width}}" + "".join(f"{_cell(tables[c][row]):>10}" for c in columns))
     return "\n".join(lines)
 
 
