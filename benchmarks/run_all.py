@@ -344,7 +344,7 @@ def main() -> None:
         from benchmarks.chart import draw
 
         chart = draw(compare, scale, RESULTS / "latency_vs_size.png")
-        chart_note = str(shown(chart))
+        chart_note = shown(chart)
     except ImportError as exc:
         chart_note = f"not drawn ({exc}); install matplotlib"
     print_summary(rows, durations)

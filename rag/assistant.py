@@ -16,7 +16,7 @@ from typing import Any
 from rag.answering import Answerer, Evidence, ExtractiveAnswerer, abstention
 from rag.config import Settings
 from rag.embedding import Embedder, SentenceTransformerEmbedder
-from rag.indexing import Checkpoint, IngestReport, ingest, removed_sources, stale_files
+from rag.indexing import Checkpoint, IngestReport, ingest, no_checkpoint, removed_sources, stale_files
 from rag.lexical import BM25Index
 from rag.question import Question, question_words, resolve, split_compound
 from rag.retrieval import HybridRetriever
@@ -148,16 +148,15 @@ class Assistant:
         *,
         rebuild: bool = False,
         progress: bool | None = None,
-        checkpoint: Checkpoint | None = None,
+        checkpoint: Checkpoint = no_checkpoint,
     ) -> IngestReport:
         """Index files (default: the corpus folder); only changed files are re-embedded.
         ``checkpoint`` is called at the points in ``rag.indexing.CHECKPOINTS`` (crash tests)."""
         from filelock import FileLock
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        hook = checkpoint or (lambda point, written: None)
         with FileLock(str(self.settings.data_dir / "ingest.lock")), self._lock:
-            hook("locked", 0)
+            checkpoint("locked", 0)
             if rebuild:
                 self.store.drop()
                 self._store = None
@@ -169,7 +168,7 @@ class Assistant:
                 chunk_chars=self.settings.chunk_chars,
                 progress=progress,
                 max_file_bytes=int(self.settings.max_file_mb * 2**20),
-                checkpoint=hook,
+                checkpoint=checkpoint,
             )
             self._lexical = None
             return report

@@ -178,7 +178,8 @@ _HTML_BLOCKS = frozenset(
 
 def _html_text(markup: str) -> tuple[str, str]:
     """Text of an HTML page as blank-line separated blocks; headings become their own lines."""
-    from bs4 import BeautifulSoup, Tag  # imported here: only HTML ingestion needs it
+    from bs4 import BeautifulSoup, NavigableString, Tag  # imported here: only HTML ingestion needs it
+    from bs4.element import PreformattedString  # comments, CDATA, doctypes: not content
 
     soup = BeautifulSoup(markup, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
@@ -209,7 +210,7 @@ def _html_text(markup: str) -> tuple[str, str]:
                     walk(child)
                 else:
                     run.append(child.get_text(""))
-            elif type(child).__name__ == "NavigableString":  # not comments, doctypes or CDATA
+            elif isinstance(child, NavigableString) and not isinstance(child, PreformattedString):
                 run.append(str(child))
         flush()
 

@@ -47,7 +47,7 @@ Checkpoint = Callable[[str, int], None]
 CHECKPOINTS = ("locked", "chunks-written", "between-collections", "before-manifest", "after-manifest")
 
 
-def _no_checkpoint(point: str, written: int) -> None:
+def no_checkpoint(point: str, written: int) -> None:
     pass
 
 
@@ -87,7 +87,7 @@ def ingest(
     chunk_chars: int = 900,
     progress: bool | None = None,
     max_file_bytes: int | None = None,
-    checkpoint: Checkpoint = _no_checkpoint,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> IngestReport:
     """Bring the index up to date with the files under ``paths``."""
     started = time.perf_counter()
@@ -154,10 +154,10 @@ def _write_file(
             else np.zeros((0, embedder.dimension), dtype=np.float32)
         )
         store.upsert_chunks(batch, chunk_vectors)
-        written += len(batch)
-        checkpoint("chunks-written", written)
-        checkpoint("between-collections", written)
+        checkpoint("between-collections", written + len(batch))
         store.upsert_sentences(batch, sentence_vectors)
+        written += len(batch)
+        checkpoint("chunks-written", written)  # this batch is in both collections
     # The file changed: drop what is no longer in it, after the new chunks landed. Sentences
     # go first and by source, so a crash between the two deletes leaves no orphan behind.
     current = sorted({c.id for c in chunks})
