@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: chat test lint eval bench ingest clean install install-dev browser
+.PHONY: chat test lint eval bench ingest train clean install install-dev browser
 
 chat: $(VENV)/.runtime          ## install, build the index if needed, start the chat
 	$(BIN)/factsheet-qa chat
@@ -35,6 +35,9 @@ bench: $(VENV)/.dev             ## ours vs the LangChain tutorial pipeline, scal
 	$(BIN)/python benchmarks/run_all.py
 	$(BIN)/python benchmarks/latency.py
 	$(BIN)/python benchmarks/ui_concurrency.py
+
+train: $(VENV)/.dev             ## rebuild the learned reader in rag/models/reader/ from the data in the repo (CPU, deterministic)
+	$(BIN)/python -m rag.training
 
 ingest: $(VENV)/.runtime
 	$(BIN)/factsheet-qa ingest

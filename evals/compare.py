@@ -1,6 +1,7 @@
 """`factsheet-qa eval --compare`: the same suite under several settings, side by side,
-so a user sees what each part buys (hybrid vs dense-only retrieval, chunk sizes,
-follow-up resolution, and every answerer backend that is configured)."""
+so a user sees what each part buys (the learned reader vs the rules alone, hybrid vs
+dense-only retrieval, chunk sizes, follow-up resolution, and every answerer backend
+that is configured)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def _configs(settings: Any, scratch: Path) -> list[tuple[str, Callable[[], Any]]
         return build
 
     configs: list[tuple[str, Callable[[], Any]]] = [
-        ("hybrid (default)", make(settings={"answerer": "extractive"})),
+        ("default (learned)", make(settings={"answerer": "extractive", "reader": "learned"})),
+        ("rules only", make(settings={"answerer": "extractive", "reader": "rules"})),
         ("dense only", make(dense_only=True)),
         ("no follow-up resolution", make(use_history=False)),
     ]
@@ -55,7 +57,7 @@ def _generative_backends(settings: Any) -> list[str]:
 GENERATIVE_SAMPLE = 40  # a tiny CPU model takes seconds per answer: score it on a fixed sample
 
 
-def compare(settings: Any, items: Sequence[Item]) -> list[tuple[str, dict[str, Any]]]:
+def compare(settings: Any, items: Sequence[Item], peer: bool = True) -> list[tuple[str, dict[str, Any]]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="factsheet-qa-compare-") as scratch:
         for name, build in _configs(settings, Path(scratch)):
@@ -65,7 +67,46 @@ def compare(settings: Any, items: Sequence[Item]) -> list[tuple[str, dict[str, A
                 name = f"{name} ({len(sample)} items)"
             results = run(build(), sample)
             rows.append((name, report(results)["all"]))
+        if peer:
+            rows.append(("peer bound", peer_bound(settings, items, Path(scratch) / "peer")))
     return rows
+
+
+def peer_bound(settings: Any, items: Sequence[Item], persist_dir: Path) -> dict[str, Any]:
+    """The LangChain tutorial pipeline (benchmarks/peer.py) over the same documents: its
+    top chunk counts right when it holds an accepted answer, so this is an upper bound on
+    answer accuracy; it never abstains. Other metrics do not apply to it ("-")."""
+    return peer_row(build_peer(settings, persist_dir), items)
+
+
+def build_peer(settings: Any, persist_dir: Path) -> Any:
+    """The peer's index over every document in the corpus folder, as our loader reads them."""
+    import sys
+
+    from rag.config import PROJECT_ROOT
+    from rag.corpus import discover, display_path, load
+
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    from benchmarks.peer import Peer
+
+    peer = Peer()
+    for path in discover([settings.corpus_dir]):
+        document = load(path, display_path(path, settings.corpus_dir))
+        peer.build(document.text, persist_dir, source=document.source)
+    return peer
+
+
+def peer_row(peer: Any, items: Sequence[Item]) -> dict[str, Any]:
+    from benchmarks.peer import score_tops
+
+    scored = score_tops(items, [peer.top_text(item.question) for item in items])
+    row: dict[str, Any] = {metric: "-" for metric in ROWS}
+    row["items"] = len(items)
+    row["answer_accuracy"] = scored["answer_accuracy_upper_bound"]
+    row["abstention_recall"] = 0.0 if any(i.abstain for i in items) else 1.0
+    row["stated_precision"] = scored["overall_accuracy"]  # it states an answer to every item
+    return row
 
 
 def format_comparison(rows: Sequence[tuple[str, dict[str, Any]]]) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from evals.runner import ROWS, Result
+from evals.runner import ROWS, Result, reliability
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#1f2933;padding:0 1rem}
@@ -98,12 +98,41 @@ def _question_rows(results: Sequence[Result]) -> str:
     )
 
 
+def _reliability_diagram(results: Sequence[Result], size: int = 260) -> str:
+    """Calibration: stated answers binned by confidence, the share right in each bin
+    against the diagonal a perfectly calibrated answerer would sit on."""
+    bins = reliability(results)
+    if not bins:
+        return ""
+    pad, inner = 36, size - 48
+    parts = [f'<svg width="{size + 40}" height="{size + 30}" role="img" aria-label="Reliability diagram">']
+    parts.append('<text x="0" y="14" font-weight="600">Reliability: confidence vs share right</text>')
+    parts.append(f'<rect x="{pad}" y="24" width="{inner}" height="{inner}" fill="none" stroke="#cbd2d9"/>')
+    parts.append(
+        f'<line x1="{pad}" y1="{24 + inner}" x2="{pad + inner}" y2="24" stroke="#9aa5b1" stroke-dasharray="4"/>'
+    )
+    width = inner / 10
+    for b in bins:
+        h = b["right"] * inner
+        x = pad + b["low"] * inner
+        parts.append(
+            f'<rect x="{x + 1:.1f}" y="{24 + inner - h:.1f}" width="{width - 2:.1f}" height="{h:.1f}" fill="#3e7bfa" '
+            f'fill-opacity="0.75"><title>{b["n"]} answers, confidence {b["confidence"]:.2f}, right {b["right"]:.2f}</title></rect>'
+        )
+        parts.append(f'<text x="{x + 2:.1f}" y="{24 + inner - h - 3:.1f}" font-size="9">{b["n"]}</text>')
+    parts.append(
+        f'<text x="{pad}" y="{inner + 40}" font-size="11">confidence 0 .. 1 (bar: share right; dashed: ideal)</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def render_html(suite: str, summary: dict[str, Any], results: Sequence[Result]) -> str:
     everything = summary["all"]
     charts = _bar_chart("Accuracy by question type", everything["accuracy_by_type"]) + _bar_chart(
         "Accuracy by kind", everything["accuracy_by_kind"]
     )
-    latency = _histogram("Latency per question (ms)", [r.latency_ms for r in results])
+    latency = _histogram("Latency per question (ms)", [r.latency_ms for r in results]) + _reliability_diagram(results)
     return (
         f"<!doctype html><html lang='en'><meta charset='utf-8'><title>factsheet-qa eval: {escape(suite)}</title>"
         f"<style>{_CSS}</style><body><h1>Eval report: {escape(suite)}</h1>"

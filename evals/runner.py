@@ -52,6 +52,7 @@ class Result:
     backend: str = "extractive"
     guarded: bool = False
     faithful_independent: bool = True  # evals/faithfulness.py's verdict
+    confidence: float | None = None  # Answer.confidence: P(right), calibrated on the dev documents
 
 
 def suite_path(name: str) -> Path:
@@ -138,6 +139,7 @@ def grade(item: Item, answer: Any, latency_ms: float, retrieval_rank: int | None
         citations=tuple(asdict(c) for c in answer.citations),
         backend=getattr(answer, "backend", "extractive"),
         guarded=getattr(answer, "guarded", False),
+        confidence=getattr(answer, "confidence", None),
     )
 
 
@@ -200,6 +202,56 @@ def summarise(results: Sequence[Result]) -> dict[str, Any]:
         "accuracy_by_kind": {k: _ratio(sum(v), len(v)) for k, v in sorted(by_kind.items())},
         "accuracy_by_type": {k: _ratio(sum(v), len(v)) for k, v in sorted(by_type.items())},
     }
+
+
+def coverage_curve(
+    results: Sequence[Result], thresholds: Sequence[float] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+) -> list[dict[str, float]]:
+    """What stating only the answers of confidence >= t gives: coverage (share of items
+    answered) and precision of those answers, unanswerable items included. Below the
+    answerer's own threshold nothing more was stated, so the curve is flat there. Items
+    without a confidence (the rules, generative backends) are left out."""
+    scored = [r for r in results if r.confidence is not None]
+    rows = []
+    for t in thresholds:
+        stated = [r for r in scored if (r.confidence or 0.0) >= t and not r.abstained]
+        rows.append(
+            {
+                "threshold": t,
+                "coverage": _ratio(len(stated), len(scored)),
+                "precision": _ratio(sum(r.correct for r in stated), len(stated)),
+            }
+        )
+    return rows
+
+
+def reliability(results: Sequence[Result], bins: int = 10) -> list[dict[str, float]]:
+    """Stated answers binned by confidence: mean confidence against the share right."""
+    stated = [r for r in results if r.confidence is not None and not r.abstained]
+    out = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [r for r in stated if lo <= (r.confidence or 0.0) < hi or (b == bins - 1 and r.confidence == 1.0)]
+        if inside:
+            out.append(
+                {
+                    "low": lo,
+                    "high": hi,
+                    "n": len(inside),
+                    "confidence": _ratio(sum(r.confidence or 0.0 for r in inside), len(inside)),
+                    "right": _ratio(sum(r.correct for r in inside), len(inside)),
+                }
+            )
+    return out
+
+
+def format_curve(results: Sequence[Result]) -> str:
+    rows = coverage_curve(results)
+    if not any(r.confidence is not None for r in results):
+        return ""
+    lines = ["coverage-precision (answer only when confidence >= t):"]
+    lines += [f"  t={r['threshold']:.1f}  coverage {r['coverage']:.3f}  precision {r['precision']:.3f}" for r in rows]
+    return "\n".join(lines)
 
 
 def _ratio(numerator: float, denominator: int) -> float:
@@ -297,6 +349,9 @@ def run_cli(args: Any, settings: Any) -> int:
     results = run(assistant, items)
     summary = report(results)
     print(format_table(summary))
+    curve = format_curve(results)
+    if curve:
+        print(curve)
     print()
     # Frozen (test-split) items print their table but not their failures unless asked for by
     # name: whoever reads them and changes the code has tuned on the held-out set.

@@ -79,6 +79,10 @@ class Assistant:
             answerer = ExtractiveAnswerer(
                 WordSimilarity(self.embedder), self.settings.abstain_threshold, self.settings.focus_penalty
             )
+            if self.settings.reader == "learned":
+                from rag.reading import LearnedAnswerer  # torch loads on the first answer, not here
+
+                answerer = LearnedAnswerer(answerer, target_precision=self.settings.target_precision)
             if self.settings.answerer != "extractive":
                 from rag.generative import make_answerer  # loads llama.cpp / langchain-openai only when asked for
 
@@ -208,6 +212,9 @@ class Assistant:
         the synonym matcher, so the first questions are as fast as later ones."""
         self.embedder.warm_up()
         self.lexical()
+        reader_warm_up = getattr(self.answerer, "warm_up", None)
+        if callable(reader_warm_up):
+            reader_warm_up()
         words = getattr(self.answerer, "words", None)
         if vocabulary and isinstance(words, WordSimilarity):
             from collections import Counter

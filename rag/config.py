@@ -26,6 +26,8 @@ class Settings:
     chunk_chars: int = 900  # paragraphs longer than this are split at sentence boundaries
     max_file_mb: float = 20.0  # larger files are skipped with a message
     answerer: str = "extractive"  # extractive | gguf:<path> | openai:<base_url>|<model>
+    reader: str = "learned"  # the extractive decision: learned (the trained reader) | rules
+    target_precision: float = 0.6  # of stated answers, on the dev documents: sets the abstention threshold
     answer_timeout_s: float = 60.0  # generative backends only
     answer_max_tokens: int = 192
     openai_base_url: str | None = None
@@ -50,6 +52,10 @@ class Settings:
             raise ValueError(
                 f"answerer must be extractive, gguf:<path> or openai:<base_url>|<model>, got {self.answerer!r}"
             )
+        if self.reader not in ("learned", "rules"):
+            raise ValueError(f"reader must be learned or rules, got {self.reader!r}")
+        if self.target_precision is not None and not 0.0 < self.target_precision < 1.0:
+            raise ValueError("target_precision must be between 0 and 1")
         if self.answer_timeout_s <= 0:
             raise ValueError("answer_timeout_s must be positive")
         if self.chroma_url is not None and not self.chroma_url.startswith(("http://", "https://")):
@@ -69,6 +75,7 @@ class Settings:
             "collection": "COLLECTION",
             "model_path": "MODEL_PATH",
             "answerer": "ANSWERER",
+            "reader": "READER",
             "openai_base_url": "OPENAI_BASE_URL",
             "openai_model": "OPENAI_MODEL",
             "openai_api_key": "OPENAI_API_KEY",
@@ -84,6 +91,7 @@ class Settings:
             "candidates": ("CANDIDATES", int),
             "abstain_threshold": ("ABSTAIN_THRESHOLD", float),
             "focus_penalty": ("FOCUS_PENALTY", float),
+            "target_precision": ("TARGET_PRECISION", float),
             "answer_timeout_s": ("ANSWER_TIMEOUT", float),
             "answer_max_tokens": ("ANSWER_MAX_TOKENS", int),
         }

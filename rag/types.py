@@ -84,6 +84,9 @@ class Answer:
     guarded: bool = False  # a generated answer broke the figure guard and was replaced by the extractive one
     note: str = ""  # a user-visible note, e.g. why a generative backend fell back
     timings: dict[str, float] = field(default_factory=dict)
+    # P(this answer is right), calibrated on the dev documents; for an abstention, the
+    # best reading's. None when the answerer gives none (the rules, generative backends).
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,5 +1,6 @@
-"""The extractive answerer on a small made-up corpus with the hash embedder: fast, and
-what it checks is mechanism (types, constraints, arithmetic, abstention), not tuning."""
+"""The rules answerer on a small made-up corpus with the hash embedder: fast, and what
+it checks is mechanism (types, constraints, arithmetic, abstention), not tuning. The
+learned reader, which uses these rules as one candidate, is tested in test_reader.py."""
 
 import pytest
 
@@ -23,7 +24,8 @@ def _assistant_over(tmp_path_factory, name: str, text: str) -> Assistant:
     (root / "corpus").mkdir()
     (root / "corpus" / f"{name}.txt").write_text(text, encoding="utf-8")
     assistant = Assistant(
-        Settings(corpus_dir=root / "corpus", data_dir=root / "data", abstain_threshold=0.3), embedder=HashEmbedder(256)
+        Settings(corpus_dir=root / "corpus", data_dir=root / "data", abstain_threshold=0.3, reader="rules"),
+        embedder=HashEmbedder(256),
     )
     assistant.ingest(progress=False)
     return assistant

@@ -161,7 +161,7 @@ def test_typos_and_casual_phrasing(assistant):
 
 def test_timings_are_reported_per_stage(assistant):
     answer = ask(assistant, "When was the first CPC Partnership signed?")
-    assert answer.short_answer == "June 2015"
+    assert "June 2015" in answer.short_answer  # the reader may keep the preposition: "in June 2015"
     assert set(answer.timings) >= {"understand", "embed", "retrieve", "answer", "total"}
 
 

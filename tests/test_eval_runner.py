@@ -49,13 +49,13 @@ def test_compare_runs_each_setting_side_by_side(assistant):
     items = [i for i in dev if not i.history][:4] + [i for i in dev if i.kind == "followup"][:12]
     rows = compare(assistant.settings, items)
     names = [name for name, _ in rows]
-    assert names[:3] == ["hybrid (default)", "dense only", "no follow-up resolution"]
+    assert names[:4] == ["default (learned)", "rules only", "dense only", "no follow-up resolution"]
     assert any("chunks" in n for n in names)
     by_name = dict(rows)
     # The default row is the default assistant: the same figures as running it directly.
     direct = runner.report(runner.run(assistant, items))["all"]
     for metric in ("answer_accuracy", "follow_up_accuracy", "abstention_recall", "hit@3"):
-        assert by_name["hybrid (default)"][metric] == direct[metric], metric
+        assert by_name["default (learned)"][metric] == direct[metric], metric
     # Turning follow-up resolution off must cost follow-ups (the row measures what it says).
     assert by_name["no follow-up resolution"]["follow_up_accuracy"] < direct["follow_up_accuracy"]
     table = format_comparison(rows)

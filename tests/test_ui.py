@@ -237,3 +237,14 @@ def test_history_sent_to_the_assistant_is_plain_text() -> None:
         {"role": "user", "content": "Who leads it?"},
         {"role": "assistant", "content": "Ada. [1]"},
     ]
+
+
+def test_the_meta_line_shows_the_confidence_of_a_stated_answer_only():
+    from rag.types import Answer
+    from ui.app import _meta
+
+    stated = Answer(text="Ada. [1]", abstained=False, confidence=0.8312, timings={"total": 12.0})
+    assert "confidence 83%" in _meta(stated) and "answered in 12 ms" in _meta(stated)
+    silent = Answer(text="The documents don't say.", abstained=True, confidence=0.1, timings={"total": 9.0})
+    assert "confidence" not in _meta(silent)
+    assert "confidence" not in _meta(Answer(text="Ada.", abstained=False, timings={"total": 9.0}))

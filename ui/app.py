@@ -249,11 +249,15 @@ def _notice(message: str) -> dict[str, str]:
 
 
 def _meta(answer: Answer) -> str:
-    """The discreet line under a reply: how long it took, and any note from the backend."""
+    """The discreet line under a reply: how long it took, how sure the reader is of a
+    stated answer, and any note from the backend."""
     parts = []
     ms = answer.timings.get("total")
     if ms is not None:
         parts.append(f"answered in {ms:.0f} ms" if ms < 1000 else f"answered in {ms / 1000:.1f} s")
+    confidence = getattr(answer, "confidence", None)
+    if confidence is not None and not answer.abstained:
+        parts.append(f"confidence {confidence:.0%}")
     note = getattr(answer, "note", "")  # newer Answers carry e.g. why a generative backend fell back
     if note:
         parts.append(html.escape(str(note), quote=False))
