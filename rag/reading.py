@@ -24,9 +24,8 @@ import numpy as np
 from rag import figures
 from rag.answering import Answerer, Evidence, ExtractiveAnswerer, abstention
 from rag.question import Question
-from rag.reader import MODEL_DIR, Span, SpanReader
+from rag.reader import MODEL_DIR, Span, SpanReader, passage_text, reader_question
 from rag.text import fold, tokens
-from rag.training import passage_text, reader_question
 from rag.types import Answer, Citation, Hit, Sentence
 
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.reader import MODEL_DIR, Calibration, encode, trained_names
+from rag.reader import MODEL_DIR, Calibration, encode, passage_text, reader_question, trained_names
 from rag.text import normalise
 
 
@@ -36,28 +36,6 @@ class Example:
     start: int = -1
     end: int = -1
     item: str = ""
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The reader's best span over an item's passages, for calibration and evals."""
-
-    item: str
-    text: str
-    margin: float
-    passage: int
-
-
-def reader_question(question: Any) -> str:
-    """What the reader is asked: the question, with the conversation for a follow-up."""
-    if question.retrieval_text != question.text:
-        return f"{question.text} ({question.retrieval_text[len(question.text) :].strip()[:200]})"
-    return str(question.text)
-
-
-def passage_text(chunk: Any) -> str:
-    """The passage the reader sees: the heading (a release's version and date) and the text."""
-    return str(chunk.embedding_text())
 
 
 def locate(passage: str, evidence: str, answers: Sequence[str]) -> tuple[int, int] | None:
@@ -165,11 +143,11 @@ def train(examples: Sequence[Example], config: TrainConfig, log: Callable[[str],
     for epoch in range(config.epochs):
         order.shuffle(batches)
         running = 0.0
-        for n, (inputs, starts, ends) in enumerate(batches, 1):
+        for n, (inputs, starts, ends, mask) in enumerate(batches, 1):
             if step >= total:
                 break
             logits = head(encoder(**inputs).last_hidden_state)
-            loss = _loss(torch, logits, inputs.answer_mask, starts, ends)
+            loss = _loss(torch, logits, mask, starts, ends)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, 1.0)
             optimiser.step()
@@ -194,7 +172,7 @@ def _loss(torch: Any, logits: Any, mask: Any, starts: Any, ends: Any) -> Any:
     ) / 2
 
 
-def _batches(examples: Sequence[Example], tokenizer: Any, config: TrainConfig) -> list[tuple[Any, Any, Any]]:
+def _batches(examples: Sequence[Example], tokenizer: Any, config: TrainConfig) -> list[tuple[Any, Any, Any, Any]]:
     """Tokenised batches of similar length (less padding), answer offsets as token indices."""
     import torch
 
@@ -223,19 +201,7 @@ def _batches(examples: Sequence[Example], tokenizer: Any, config: TrainConfig) -
             ends.append(e_tok)
             masks.append(mask)
         batches.append((enc, torch.tensor(starts), torch.tensor(ends), torch.tensor(masks, dtype=torch.float)))
-    return [(_with_mask(enc, m), s, e) for enc, s, e, m in batches]
-
-
-def _with_mask(enc: Any, mask: Any) -> Any:
-    return _Inputs(enc, mask)
-
-
-class _Inputs(dict[str, Any]):
-    """Tokenizer output plus the answer mask, passed to the encoder without the mask."""
-
-    def __init__(self, enc: Any, mask: Any) -> None:
-        super().__init__(enc)
-        self.answer_mask = mask
+    return batches
 
 
 def save(encoder: Any, head: Any, config: TrainConfig, out: Path, meta: dict[str, Any]) -> Path:
@@ -291,20 +257,6 @@ def coverage_precision(
         t = k / points
         stated = [ok for c, ok in zip(confidences, right, strict=True) if c >= t]
         out.append((t, len(stated) / len(right) if right else 0.0, sum(stated) / len(stated) if stated else 1.0))
-    return out
-
-
-def read_items(reader: Any, questions: Sequence[tuple[str, str, list[Any]]]) -> list[Reading]:
-    """The best span per item: (item id, reader question, hits) -> Reading."""
-    out = []
-    for item_id, asked, hits in questions:
-        passages = [passage_text(h.chunk) for h in hits]
-        spans = reader.read(asked, passages)
-        if not spans:
-            out.append(Reading(item_id, "", -100.0, -1))
-            continue
-        best = max(spans, key=lambda s: s.margin)
-        out.append(Reading(item_id, best.text, best.margin, best.passage))
     return out
 
 
@@ -406,25 +358,6 @@ def suite_examples(assistant: Any, items: Sequence[Any], negatives: int = 3) -> 
         return [c for c in chunks if _holds(passage_text(c), evidence)]
 
     return collect(items, retrieve, evidence_chunks, negatives)
-
-
-def suite_questions(assistant: Any, items: Sequence[Any]) -> list[tuple[str, str, list[Any]]]:
-    from rag.question import resolve
-
-    return [
-        (i.id, reader_question(resolve(i.question, list(i.history))), assistant.retrieve(i.question, list(i.history)))
-        for i in items
-    ]
-
-
-def graded(items: Sequence[Any], readings: Sequence[Reading]) -> list[bool]:
-    """Would stating each reading be right? (Stating anything for an unanswerable item is not.)"""
-    from evals import metrics
-
-    return [
-        (not item.abstain) and metrics.any_answer_matches(item.answers, reading.text)
-        for item, reading in zip(items, readings, strict=True)
-    ]
 
 
 def run(
