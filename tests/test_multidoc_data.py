@@ -54,6 +54,8 @@ def test_items_are_split_by_document_and_evidence_is_verbatim():
         assert item.abstain == (not item.answers), item.id
         assert item.abstain or item.evidence in texts[item.doc], f"{item.id}: evidence not verbatim"
         assert not item.history or item.history[0]["role"] == "user"
+        quoted = " ".join([item.question, item.evidence, *item.answers])
+        assert "docs.python.org" not in quoted, f"{item.id}: quotes a link into reserved documentation"
     assert len({i.id for i in items}) == len(items)
 
 

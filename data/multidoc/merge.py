@@ -22,6 +22,11 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 from evals.runner import DATASETS, split_digest  # noqa: E402  (the repository is on sys.path only now)
 
+# Python's own documentation is reserved for an independent check (python3.11-doc), so an item
+# whose question or evidence quotes a link into it is dropped, even when the page it links to
+# is not what the item asks about.
+RESERVED_LINKS = ("docs.python.org",)
+
 FIELDS = ("id", "doc", "split", "question", "history", "abstain", "answers", "evidence", "type", "kind")
 
 
@@ -42,6 +47,9 @@ def _clean(raw: dict, doc: str, split: str, text: str) -> tuple[dict | None, str
         return None, "evidence not verbatim"
     if not isinstance(item["question"], str) or not item["question"].strip():
         return None, "no question"
+    quoted = " ".join([item["question"], item["evidence"], *item["answers"]])
+    if any(link in quoted for link in RESERVED_LINKS):
+        return None, "quotes a link into reserved documentation"
     item["type"] = raw.get("type") or ""
     item["kind"] = item["kind"] or "plain"
     return item, ""
