@@ -36,7 +36,8 @@ bench: $(VENV)/.dev             ## ours vs the LangChain tutorial pipeline, scal
 	$(BIN)/python benchmarks/latency.py
 	$(BIN)/python benchmarks/ui_concurrency.py
 
-train: $(VENV)/.dev             ## rebuild the learned reader in rag/models/reader/ from the data in the repo (CPU, deterministic)
+train: $(VENV)/.dev             ## rebuild the planted-instruction detector and the learned reader in rag/models/ from the data in the repo (CPU, deterministic)
+	$(BIN)/python -m rag.injection_training
 	$(BIN)/python -m rag.training
 
 ingest: $(VENV)/.runtime

@@ -3,8 +3,9 @@ HTML under /usr/share/doc/python3.11/html; `apt-get install -y python3.11-doc`).
 
 (a) Ingestion throughput of our pipeline (Assistant.ingest) on a time-boxed subset (the
     first HTML files in sorted order, at most --subset-mb), against raw model.encode of
-    every sentence of the resulting chunks once. Our pipeline embeds each chunk AND each
-    of its sentences, so the encode calls/items of both are reported.
+    every sentence of the resulting chunks once. Our pipeline embeds each sentence (and each
+    distinct heading) once and derives chunk vectors from them; its encode calls and items
+    are reported, and the ratio is checked against INGEST_TARGET (PASS / MISS).
 (b) Re-ingest of the unchanged subset (hash check only), the hash check of the whole
     tree (rag.indexing.stale_files against a manifest holding every file), and a real
     unchanged re-ingest of the whole tree (manifest pre-filled), extrapolated to 70 MB.
@@ -47,6 +48,7 @@ HTML_ROOT = Path("/usr/share/doc/python3.11/html")
 TARGET_MB = 70.0  # the size the re-ingest target is stated for
 SIZES = (1_000, 10_000, 100_000)
 PASSES = 2  # timed passes over the 50 questions at each size
+INGEST_TARGET = 0.8  # ingestion throughput over raw encode of the same sentences (the documents issue)
 CHROMA_MAX_BATCH = 5000  # below chromadb's max batch (5461 here) for the sentence collection
 
 QUESTIONS = [
@@ -134,13 +136,16 @@ class CountingEmbedder(Embedder):
 
 
 class _ManifestOnly:
-    """Just enough of a store for rag.indexing.stale_files: a manifest."""
+    """Just enough of a store for rag.indexing.stale_files: a manifest, nothing removed."""
 
     def __init__(self, manifest: dict[str, str]) -> None:
         self._manifest = manifest
 
     def manifest(self) -> dict[str, str]:
         return dict(self._manifest)
+
+    def removed(self) -> set[str]:
+        return set()
 
 
 # --- (a) ingestion ------------------------------------------------------------------------
@@ -214,17 +219,6 @@ def ingestion(counting: CountingEmbedder, tmp: Path, subset_mb: float, budget_s:
     report = assistant.ingest(files, progress=False)
     ours_s = time.perf_counter() - started
     encode = {"calls": counting.calls, "items": counting.items, "chars": counting.chars, "seconds": counting.seconds}
-    # rag.indexing._write_file encodes each batch's chunk texts, then its sentence texts
-    # (every chunk has at least one sentence), so the calls alternate chunk / sentence.
-    passes = {
-        name: {
-            "calls": len(calls),
-            "items": sum(c[0] for c in calls),
-            "chars": sum(c[1] for c in calls),
-            "seconds": round(sum(c[2] for c in calls), 2),
-        }
-        for name, calls in (("chunk_texts", counting.log[0::2]), ("sentence_texts", counting.log[1::2]))
-    }
     raw_after = raw_encode(sentences[half:])
     raw_s = raw_before + raw_after
     chunks = list(assistant.store.iter_chunks())
@@ -249,7 +243,6 @@ def ingestion(counting: CountingEmbedder, tmp: Path, subset_mb: float, budget_s:
         "ours_encode_chars": encode["chars"],
         "ours_encode_s": round(encode["seconds"], 2),
         "ours_encode_share": round(encode["seconds"] / ours_s, 3),
-        "ours_encode_passes": passes,
         "ours_non_encode_s": round(ours_s - encode["seconds"], 2),
         "raw_encode_calls": 2,
         "raw_encode_items": len(sentences),
@@ -618,7 +611,7 @@ def query_scaling(base: Any, inner: Any, tmp: Path, budget_s: float) -> dict[str
 def main() -> None:
     global HTML_ROOT, SIZES  # one run, one tree: set once here, read by the steps below
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subset-mb", type=float, default=2.5, help="HTML megabytes for (a), at most")
+    parser.add_argument("--subset-mb", type=float, default=1.0, help="HTML megabytes for (a), at most")
     parser.add_argument("--ingest-budget", type=float, default=120, help="seconds our ingest of (a) may take")
     parser.add_argument("--budget-c", type=float, default=480, help="seconds for (c), inserts included")
     parser.add_argument("--html-root", type=Path, default=HTML_ROOT, help="the HTML tree (default: python3.11-doc)")
@@ -649,6 +642,13 @@ def main() -> None:
             f"{ingest['sentences']} sentences: ours {ingest['ours_s']} s ({ingest['ours_chunks_per_s']} chunks/s, "
             f"{ingest['ours_mb_per_min']} MB/min), raw encode of the sentences {ingest['raw_encode_s']} s; "
             f"ratio {ingest['ours_over_raw_throughput']}",
+            flush=True,
+        )
+        ratio = ingest["ours_over_raw_throughput"]
+        print(
+            f"  ingestion throughput / raw encode: {ratio} (target >= {INGEST_TARGET}) "
+            f"{'PASS' if ratio >= INGEST_TARGET else 'MISS'}; {ingest['html_mb']} MB took {ingest['ours_s']} s "
+            f"({round(ingest['ours_s'] / max(ingest['html_mb'], 1e-9), 1)} s per MB)",
             flush=True,
         )
         print("(b) re-ingest ...", flush=True)

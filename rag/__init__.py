@@ -36,9 +36,10 @@ def default_assistant() -> Assistant:
         return _default
 
 
-def answer(question: str, history: list[dict[str, str]] | None = None) -> Answer:
-    """Answer a question about the corpus; ``history`` is Gradio-style role/content messages."""
-    return default_assistant().answer(question, history)
+def answer(question: str, history: list[dict[str, str]] | None = None, sources: list[str] | None = None) -> Answer:
+    """Answer a question about the corpus; ``history`` is Gradio-style role/content messages;
+    ``sources`` limits it to those documents (as ``default_assistant().documents()`` names them)."""
+    return default_assistant().answer(question, history, sources)
 
 
 def __getattr__(name: str) -> Any:

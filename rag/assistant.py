@@ -9,19 +9,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rag.answering import Answerer, Evidence, ExtractiveAnswerer, abstention
 from rag.config import Settings
+from rag.corpus import discover, display_path
 from rag.embedding import Embedder, SentenceTransformerEmbedder
-from rag.indexing import Checkpoint, IngestReport, ingest, no_checkpoint, removed_sources, stale_files
+from rag.indexing import Checkpoint, IngestReport, Progress, ingest, no_checkpoint, removed_sources, stale_files
 from rag.lexical import BM25Index
+from rag.library import Added, Document, DocumentError, check, copy_in, listing
 from rag.question import Question, question_words, resolve, split_compound
 from rag.retrieval import HybridRetriever
 from rag.store import ChromaStore, IndexUnreadable, make_client
-from rag.types import Answer, Citation
+from rag.types import Answer, Chunk, Citation, Hit
 from rag.wordsim import WordSimilarity
 
 log = logging.getLogger(__name__)
@@ -101,6 +104,7 @@ class Assistant:
         self._lexical_key: str | None = None
         self._refreshed = 0.0
         self._lock = threading.RLock()
+        self._write_lock = threading.Lock()
         self._chain: Any = None
 
     # --- index ------------------------------------------------------------------------
@@ -137,14 +141,18 @@ class Assistant:
         return store
 
     @property
+    def roots(self) -> tuple[Path, Path]:
+        """The folders sources are named by: 'corpus/<file>' and 'uploads/<file>'."""
+        return (self.settings.corpus_dir, self.settings.uploads_path)
+
+    @property
     def corpus_paths(self) -> list[Path]:
-        return [self.settings.corpus_dir, *self.settings.extra_paths]
+        uploads = self.settings.uploads_path
+        return [self.settings.corpus_dir, *([uploads] if uploads.is_dir() else []), *self.settings.extra_paths]
 
     def is_stale(self) -> bool:
         paths = [p for p in self.corpus_paths if p.exists()]
-        return bool(stale_files(self.store, paths, self.settings.corpus_dir)) or bool(
-            removed_sources(self.store, paths, self.settings.corpus_dir)
-        )
+        return bool(stale_files(self.store, paths, self.roots)) or bool(removed_sources(self.store, paths, self.roots))
 
     def ingest(
         self,
@@ -153,29 +161,122 @@ class Assistant:
         rebuild: bool = False,
         progress: bool | None = None,
         checkpoint: Checkpoint = no_checkpoint,
+        on_progress: Progress | None = None,
     ) -> IngestReport:
-        """Index files (default: the corpus folder); only changed files are re-embedded.
-        ``checkpoint`` is called at the points in ``rag.indexing.CHECKPOINTS`` (crash tests)."""
+        """Index files (default: the corpus and uploads folders); only changed files are
+        re-embedded. ``on_progress(done, total)`` follows the embedding work; ``checkpoint``
+        is called at the points in ``rag.indexing.CHECKPOINTS`` (crash tests)."""
+        with self._writing():
+            return self._index(paths, rebuild, progress, checkpoint, on_progress)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One writer at a time: across processes (a file lock in the data folder) and across
+        this process's threads. Readers take neither, so they keep answering meanwhile."""
         from filelock import FileLock
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.settings.data_dir / "ingest.lock")), self._lock:
-            checkpoint("locked", 0)
-            if rebuild:
+        with self._write_lock, FileLock(str(self.settings.data_dir / "ingest.lock")):
+            yield
+
+    def _index(
+        self,
+        paths: Sequence[Path] | None,
+        rebuild: bool,
+        progress: bool | None,
+        checkpoint: Checkpoint,
+        on_progress: Progress | None,
+    ) -> IngestReport:
+        checkpoint("locked", 0)
+        if rebuild:
+            with self._lock:
                 self.store.drop()
                 self._store = None
-            report = ingest(
-                self.store,
-                self.embedder,
-                list(paths or self.corpus_paths),
-                self.settings.corpus_dir,
-                chunk_chars=self.settings.chunk_chars,
-                progress=progress,
-                max_file_bytes=int(self.settings.max_file_mb * 2**20),
-                checkpoint=checkpoint,
-            )
+        report = ingest(
+            self.store,
+            self.embedder,
+            list(paths or self.corpus_paths),
+            self.roots,
+            chunk_chars=self.settings.chunk_chars,
+            progress=progress,
+            on_progress=on_progress,
+            max_file_bytes=int(self.settings.max_file_mb * 2**20),
+            checkpoint=checkpoint,
+        )
+        self._lexical = None
+        return report
+
+    # --- documents --------------------------------------------------------------------
+
+    def documents(self) -> list[Document]:
+        """The indexed documents: title, source, format, chunks, size, when indexed."""
+        return listing(self.store.documents(), self._files(), self.settings.uploads_path)
+
+    def _files(self) -> dict[str, Path]:
+        """source -> file, for every file under the corpus and uploads folders."""
+        return {display_path(p, *self.roots): p for p in discover(q for q in self.corpus_paths if q.exists())}
+
+    def add_documents(
+        self, paths: Sequence[Path | str], *, on_progress: Progress | None = None, progress: bool | None = False
+    ) -> Added:
+        """Copy files into the uploads folder and index them. Files that cannot be added
+        (format, size, unreadable, already indexed) are refused with a reason and change nothing."""
+        started = time.perf_counter()
+        with self._writing():
+            hashes = {source: stamp.partition("/")[0] for source, stamp in self.store.manifest().items()}
+            staged, rejected = check(paths, hashes, max_bytes=int(self.settings.max_file_mb * 2**20))
+            if not staged:
+                return Added(rejected=tuple(rejected), seconds=time.perf_counter() - started)
+            copies = copy_in(staged, self.settings.uploads_path)
+            try:
+                report = self._index(copies, False, progress, no_checkpoint, on_progress)
+            except BaseException:
+                for copy in copies:  # nothing indexed under these names stays behind half-done
+                    if display_path(copy, *self.roots) not in self.store.manifest():
+                        copy.unlink(missing_ok=True)
+                raise
+            failed = {Path(path).resolve(): why for path, why in report.skipped}
+            for copy, item in zip(copies, staged, strict=True):
+                if copy.resolve() in failed:
+                    rejected.append((item.path.name, failed[copy.resolve()]))
+                    copy.unlink(missing_ok=True)
+            added = tuple(display_path(c, *self.roots) for c in copies if c.resolve() not in failed)
+            return Added(added=added, rejected=tuple(rejected), seconds=time.perf_counter() - started)
+
+    def remove_document(self, source: str) -> None:
+        """Take a document out of the index. An uploaded copy is deleted; a file in the corpus
+        folder stays on disk and out of the index until it is ingested by name again."""
+        with self._writing():
+            manifest = self.store.manifest()
+            if source not in manifest:
+                raise DocumentError(f"no indexed document is called {source!r}")
+            self.store.delete_source(source)
+            manifest.pop(source)
+            self.store.set_manifest(manifest)
+            path = self._files().get(source)
+            if path is not None and path.resolve().is_relative_to(self.settings.uploads_path.resolve()):
+                path.unlink(missing_ok=True)
+            elif path is not None:
+                self.store.set_removed(self.store.removed() | {source})
             self._lexical = None
-            return report
+
+    def passage_context(self, chunk_id: str, around: int = 10) -> list[Chunk]:
+        """A cited chunk with its neighbours in the document, for reading a citation in place."""
+        found = self.store.get_chunks([chunk_id])
+        if not found:
+            raise DocumentError("that passage is no longer in the index")
+        return self.store.neighbours(found[0].source, found[0].ordinal, around)
+
+    def _scope(self, sources: Sequence[str] | None) -> list[str] | None:
+        """Check a question's document scope against the index (None: every document)."""
+        if sources is None:
+            return None
+        if isinstance(sources, str) or not all(isinstance(s, str) for s in sources):
+            raise QuestionError("sources must be a list of document names")
+        unknown = sorted(set(sources) - set(self.store.manifest()))
+        if unknown:
+            raise QuestionError(f"no indexed document is called {', '.join(map(repr, unknown))}")
+        return sorted(set(sources)) or None
 
     def ensure_index(self, progress: bool | None = None) -> IngestReport | None:
         """Build or refresh the index when the corpus changed; None when it was current."""
@@ -183,15 +284,25 @@ class Assistant:
             return None
         return self.ingest(progress=progress)
 
+    def _refresh(self) -> None:
+        """Re-read the collections at most every REFRESH_SECONDS: another process may have re-indexed."""
+        now = time.monotonic()
+        if now - self._refreshed > REFRESH_SECONDS:
+            self.store.refresh()
+            self._refreshed = now
+
+    def library_version(self) -> str:
+        """Changes whenever a document is added, changed or removed (by any process)."""
+        with self._lock:
+            self._refresh()
+            return _digest(str(sorted(self.store.manifest().items())))
+
     def lexical(self) -> BM25Index:
         with self._lock:
-            now = time.monotonic()
-            if now - self._refreshed > REFRESH_SECONDS:  # another process may have re-indexed
-                self.store.refresh()
-                self._refreshed = now
+            self._refresh()
             key = str(sorted(self.store.manifest().items()))
             if self._lexical is None or key != self._lexical_key:
-                self._lexical = BM25Index.build((c.id, c.embedding_text()) for c in self.store.iter_chunks())
+                self._lexical = BM25Index.build((c.id, c.embedding_text(), c.source) for c in self.store.iter_chunks())
                 self._lexical_key = key
             return self._lexical
 
@@ -204,6 +315,7 @@ class Assistant:
             "model": self.embedder.name,
             "dimension": self.embedder.dimension,
             "store": self.settings.chroma_url or str(self.settings.data_dir / "chroma"),
+            "uploads": str(self.settings.uploads_path),
             "collection": self.store.base,
         }
 
@@ -264,14 +376,21 @@ class Assistant:
             words.add(new_words, vectors[len(texts) :])
         embedded = time.perf_counter()
         lexical = self.lexical()
-        retriever = HybridRetriever(self.store, lexical, self.settings.candidates, self.settings.top_k, self.dense_only)
-        hits = retriever.retrieve(question.retrieval_text, vector)
+        retriever = HybridRetriever(
+            self.store,
+            lexical,
+            self.settings.candidates,
+            self.settings.top_k,
+            self.dense_only,
+            sources=state.get("sources"),
+        )
+        hits, sentence_vectors = _unflagged(retriever.retrieve(question.retrieval_text, vector), self.store)
         evidence = Evidence(
             question=question,
             hits=hits,
             query_vector=vector,
             question_vector=own_vector,
-            sentence_vectors=self.store.sentence_vectors([h.chunk for h in hits]),
+            sentence_vectors=sentence_vectors,
             idf=lexical.idf,
             df_ratio=lexical.df_ratio,
             resolve_term=lexical.resolve,
@@ -290,37 +409,44 @@ class Assistant:
 
         return replace(answer, timings=timings)
 
-    def retrieve(self, question: str, history: History | None = None) -> list[Any]:
+    def retrieve(
+        self, question: str, history: History | None = None, sources: Sequence[str] | None = None
+    ) -> list[Any]:
         """The hits retrieval finds for a question (for evals and debugging)."""
         text = validate_question(question, self.settings.max_question_chars)
-        state = self._retrieve(self._understand({"question": text, "history": validate_history(history)}))
-        return list(state["evidence"].hits)
+        state = {"question": text, "history": validate_history(history), "sources": self._scope(sources)}
+        return list(self._retrieve(self._understand(state))["evidence"].hits)
 
-    def answer(self, question: str, history: History | None = None) -> Answer:
-        """Answer a question (with optional chat history). Raises QuestionError on bad input."""
+    def answer(self, question: str, history: History | None = None, sources: Sequence[str] | None = None) -> Answer:
+        """Answer a question (with optional chat history), from every document or only the
+        ``sources`` named (as ``documents()`` lists them). Raises QuestionError on bad input."""
         text = validate_question(question, self.settings.max_question_chars)
         turns = validate_history(history)
+        scope = self._scope(sources)
         if not len(self.lexical()):
             return abstention(resolve(text, turns), "the index is empty; run 'factsheet-qa ingest'")
         parts = split_compound(text)
         if len(parts) > 1:
-            return self._answer_parts(parts, turns)
-        result: Answer = self.chain.invoke({"question": text, "history": turns})
+            return self._answer_parts(parts, turns, scope)
+        result: Answer = self.chain.invoke({"question": text, "history": turns, "sources": scope})
         return result
 
-    def stream(self, question: str, history: History | None = None) -> Generator[str, None, Answer]:
+    def stream(
+        self, question: str, history: History | None = None, sources: Sequence[str] | None = None
+    ) -> Generator[str, None, Answer]:
         """Yield a generative backend's text as it is produced; return the final Answer.
 
         The pieces are provisional: show the returned Answer's text at the end (the guard may
         have replaced the generated text). Without a streaming backend, one piece: the answer."""
         text = validate_question(question, self.settings.max_question_chars)
         turns = validate_history(history)
+        scope = self._scope(sources)
         stream = getattr(self.answerer, "stream", None)
         if stream is None or len(split_compound(text)) > 1 or not len(self.lexical()):
-            answer = self.answer(text, turns)
+            answer = self.answer(text, turns, scope)
             yield answer.text
             return answer
-        state = self._retrieve(self._understand({"question": text, "history": turns}))
+        state = self._retrieve(self._understand({"question": text, "history": turns, "sources": scope}))
         started = time.perf_counter()
         answer = yield from stream(state["evidence"])
         timings = {**state["timings"], "answer": _ms(started)}
@@ -329,18 +455,43 @@ class Assistant:
 
         return replace(answer, timings=timings)
 
-    def _answer_parts(self, parts: list[str], turns: list[dict[str, str]]) -> Answer:
+    def _answer_parts(self, parts: list[str], turns: list[dict[str, str]], scope: list[str] | None) -> Answer:
         """Answer each part of a compound question in turn (later parts may refer to earlier ones)."""
         answers: list[Answer] = []
         for part in parts:
-            answer: Answer = self.chain.invoke({"question": part, "history": turns})
+            answer: Answer = self.chain.invoke({"question": part, "history": turns, "sources": scope})
             answers.append(answer)
             turns = [*turns, {"role": "user", "content": part}, {"role": "assistant", "content": answer.text}]
         return merge_answers(answers)
 
 
+def _unflagged(hits: list[Hit], store: ChromaStore) -> tuple[list[Hit], dict[str, Any]]:
+    """The hits without their flagged sentences (planted instructions never reach an
+    answerer, extractive or generative), and the stored vectors of the sentences kept,
+    keyed by their new positions."""
+    from dataclasses import replace
+
+    stored = store.sentence_vectors([h.chunk for h in hits])
+    kept_hits: list[Hit] = []
+    vectors: dict[str, Any] = {}
+    for hit in hits:
+        chunk, kept = hit.chunk.without_flagged()
+        if not kept:
+            continue
+        for new, old in enumerate(kept):
+            vector = stored.get(f"{chunk.id}:{old}")
+            if vector is not None:
+                vectors[f"{chunk.id}:{new}"] = vector
+        kept_hits.append(hit if chunk is hit.chunk else replace(hit, chunk=chunk))
+    return kept_hits, vectors
+
+
 def merge_answers(answers: Sequence[Answer]) -> Answer:
-    """One reply from the answers to the parts of a question, citations renumbered."""
+    """One reply from the answers to the parts of a question, citations renumbered.
+
+    An abstention is never run together with an answer or its quotation (it would read as
+    if the quotation said the documents are silent): the reply holds the answered parts,
+    and the note names the parts the documents do not answer."""
     import re
     from dataclasses import replace
 
@@ -349,8 +500,7 @@ def merge_answers(answers: Sequence[Answer]) -> Answer:
         return replace(answers[0], timings=_sum_timings(answers))
     texts: list[str] = []
     citations: list[Citation] = []
-    shorts: list[str] = []
-    for answer in answers:
+    for answer in answered:
         offset = len(citations)
 
         def renumber(match: re.Match[str], offset: int = offset) -> str:
@@ -358,21 +508,26 @@ def merge_answers(answers: Sequence[Answer]) -> Answer:
 
         texts.append(re.sub(r"\[(\d+)\]", renumber, answer.text))
         citations.extend(answer.citations)
-        if not answer.abstained:
-            shorts.append(answer.short_answer)
+    # By number, not by echoing the words: a question may carry figures of its own.
+    unanswered = [str(n) for n, a in enumerate(answers, 1) if a.abstained]
+    notes = [a.note for a in answered if a.note]
+    if unanswered:
+        parts = "part " + unanswered[0] if len(unanswered) == 1 else "parts " + ", ".join(unanswered)
+        notes.append(f"The documents don't answer {parts} of the question.")
     return Answer(
         text="\n\n".join(texts),
         abstained=False,
         citations=tuple(citations),
-        short_answer="; ".join(shorts),
-        answer_type="+".join(a.answer_type for a in answers),
-        computed=any(a.computed for a in answers),
-        corrected=any(a.corrected for a in answers),
+        short_answer="; ".join(a.short_answer for a in answered),
+        answer_type="+".join(a.answer_type for a in answered),
+        computed=any(a.computed for a in answered),
+        corrected=any(a.corrected for a in answered),
         resolved_question=" / ".join(a.resolved_question for a in answers),
         backend=answers[0].backend,
         guarded=any(a.guarded for a in answers),
-        note=" ".join(dict.fromkeys(a.note for a in answers if a.note)),
+        note=" ".join(dict.fromkeys(notes)),
         timings=_sum_timings(answers),
+        confidence=min((a.confidence for a in answered if a.confidence is not None), default=None),
     )
 
 
@@ -382,6 +537,12 @@ def _sum_timings(answers: Sequence[Answer]) -> dict[str, float]:
         for stage, ms in answer.timings.items():
             total[stage] = round(total.get(stage, 0.0) + ms, 3)
     return total
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _ms(start: float, end: float | None = None) -> float:

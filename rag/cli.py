@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer one question")
     ask.add_argument("question", help="the question ('-' reads it from standard input)")
     ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    ask.add_argument(
+        "--source",
+        action="append",
+        metavar="SOURCE",
+        help="answer only from this document (as 'documents' lists it); repeat for several",
+    )
 
     ingest = commands.add_parser("ingest", help="index the corpus (only changed files are re-embedded)")
     ingest.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the corpus folder)")
@@ -51,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--port", type=int, default=7860)
     chat.add_argument("--terminal", action="store_true", help="a terminal chat loop instead of the web UI")
 
+    add = commands.add_parser("add", help="copy files into the uploads folder and index them (checked like uploads)")
+    add.add_argument("files", nargs="+", type=Path, help=".txt, .md, .html or .pdf files")
+
+    remove = commands.add_parser("remove", help="take a document out of the index (an uploaded copy is deleted)")
+    remove.add_argument("source", help="the document, as 'documents' lists it (e.g. uploads/report.pdf)")
+
+    commands.add_parser("documents", help="list the indexed documents")
     commands.add_parser("status", help="show what the index holds")
 
     evaluate = commands.add_parser("eval", help="score answers against an eval suite")
@@ -98,7 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as exc:
         return _fail(f"configuration error: {exc}", EXIT_USAGE)
-    handler = {"ask": _ask, "ingest": _ingest, "chat": _chat, "status": _status, "eval": _eval}[args.command]
+    handler = {
+        "ask": _ask,
+        "ingest": _ingest,
+        "add": _add,
+        "remove": _remove,
+        "documents": _documents,
+        "chat": _chat,
+        "status": _status,
+        "eval": _eval,
+    }[args.command]
     try:
         return handler(args, settings)
     except KeyboardInterrupt:
@@ -142,7 +164,10 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"error: {exc}", EXIT_USAGE)
     assistant = _assistant(settings)
     assistant.ensure_index()
-    result = assistant.answer(question)
+    try:
+        result = assistant.answer(question, sources=args.source)
+    except QuestionError as exc:  # e.g. a --source that is not indexed
+        return _fail(f"error: {exc}", EXIT_USAGE)
     print(result.to_json(indent=2) if args.json else result.text)
     if result.note and not args.json:
         print(f"\n({result.note})", file=sys.stderr)
@@ -159,6 +184,46 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         f"{report.files_removed} removed, {len(report.skipped)} skipped; "
         f"{report.chunks_written} chunks written; {report.vectors} chunks in the index ({report.seconds:.1f}s)"
     )
+    return 0
+
+
+def _add(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.library import DocumentError
+
+    assistant = _assistant(settings)
+    assistant.ensure_index()
+    try:
+        added = assistant.add_documents(args.files, progress=None)
+    except DocumentError as exc:
+        return _fail(f"error: {exc}", 1)
+    for source in added.added:
+        print(f"added {source}")
+    for name, why in added.rejected:
+        print(f"not added {name}: {why}", file=sys.stderr)
+    return 0 if added.added or not added.rejected else 1
+
+
+def _remove(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.library import DocumentError
+
+    assistant = _assistant(settings)
+    try:
+        assistant.remove_document(args.source)
+    except DocumentError as exc:
+        return _fail(f"error: {exc}", 1)
+    print(f"removed {args.source}; {assistant.store.count()} chunks in the index")
+    return 0
+
+
+def _documents(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    assistant = _assistant(settings)
+    assistant.ensure_index()
+    for d in assistant.documents():
+        size = "-" if d.bytes is None else f"{d.bytes / 1024:,.0f} KB"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.indexed)) if d.indexed else "-"
+        print(f"{d.source}\t{d.title}\t{d.format}\t{d.chunks} chunks\t{size}\t{when}")
     return 0
 
 

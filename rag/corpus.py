@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from rag.text import BULLET_CHARS, normalise
 from rag.types import Block, Document
@@ -77,13 +78,16 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def display_path(path: Path, corpus_dir: Path) -> str:
-    """'corpus/<name>' for files in the corpus folder, else the absolute path."""
-    try:
-        relative = path.resolve().relative_to(corpus_dir.resolve()).as_posix()
-    except ValueError:
-        return str(path.resolve())
-    return corpus_dir.name if relative == "." else f"{corpus_dir.name}/{relative}"
+def display_path(path: Path, corpus_dir: Path, *more_roots: Path) -> str:
+    """'corpus/<name>' for files in the corpus folder ('uploads/<name>' in an uploads folder
+    given as another root), else the absolute path."""
+    for root in (corpus_dir, *more_roots):
+        try:
+            relative = path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            continue
+        return root.name if relative == "." else f"{root.name}/{relative}"
+    return str(path.resolve())
 
 
 def file_sha256(path: Path) -> str:
@@ -129,12 +133,14 @@ def load(path: Path, source: str, max_bytes: int = MAX_FILE_BYTES) -> Document:
 
 def _pdf_text(path: Path) -> str:
     from pypdf import PdfReader  # imported here: only PDF ingestion needs it
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            raise LoadError("encrypted PDF (save an unencrypted copy to index it)")
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:  # LimitReachedError: a bomb
         raise LoadError(f"unreadable PDF ({exc})") from None
     return "\n\n".join(pages)
 
@@ -176,6 +182,22 @@ _HTML_BLOCKS = frozenset(
 )
 
 
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])|opacity\s*:\s*0(?![.\d]*[1-9])",
+    re.IGNORECASE,
+)
+
+
+def _hidden(tag: Any) -> bool:
+    if tag.attrs is None:
+        return False
+    return (
+        tag.has_attr("hidden")
+        or str(tag.get("aria-hidden", "")).lower() == "true"
+        or bool(_HIDDEN_STYLE.search(str(tag.get("style", ""))))
+    )
+
+
 def _html_text(markup: str) -> tuple[str, str]:
     """Text of an HTML page as blank-line separated blocks; headings become their own lines."""
     from bs4 import BeautifulSoup, NavigableString, Tag  # imported here: only HTML ingestion needs it
@@ -185,6 +207,11 @@ def _html_text(markup: str) -> tuple[str, str]:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["script", "style", "nav", "header", "footer", "aside", "noscript", "form", "title"]):
         tag.decompose()
+    # Text a browser does not show is not the document a person reads: it is where planted
+    # instructions hide (comments and attributes such as alt and title are never read).
+    for tag in [t for t in soup.find_all(True) if _hidden(t)]:
+        if not tag.decomposed:
+            tag.decompose()
     parts: list[str] = []
 
     def walk(element: Tag) -> None:

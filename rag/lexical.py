@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import numpy as np
 
@@ -20,21 +20,23 @@ class BM25Index:
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
         self.ids: list[str] = []
+        self.sources: list[str] = []  # each chunk's document, for questions scoped to some
         self._postings: dict[str, dict[int, int]] = defaultdict(dict)
         self._lengths: list[int] = []
         self._by_shape: dict[tuple[int, str], list[str]] = defaultdict(list)
 
     @classmethod
-    def build(cls, items: Iterable[tuple[str, str]]) -> BM25Index:
-        """From (chunk id, text) pairs."""
+    def build(cls, items: Iterable[tuple[str, str] | tuple[str, str, str]]) -> BM25Index:
+        """From (chunk id, text) or (chunk id, text, source) tuples."""
         index = cls()
-        for chunk_id, text in items:
-            index.add(chunk_id, text)
+        for chunk_id, text, *source in items:
+            index.add(chunk_id, text, *source)
         return index
 
-    def add(self, chunk_id: str, text: str) -> None:
+    def add(self, chunk_id: str, text: str, source: str = "") -> None:
         row = len(self.ids)
         self.ids.append(chunk_id)
+        self.sources.append(source)
         terms = content_terms(text)
         self._lengths.append(len(terms))
         for term, n in Counter(terms).items():
@@ -68,7 +70,8 @@ class BM25Index:
                     return candidate
         return None
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+    def search(self, query: str, k: int, sources: Collection[str] | None = None) -> list[tuple[str, float]]:
+        """The k best chunks; with ``sources``, only chunks of those documents."""
         if not self.ids:
             return []
         scores = np.zeros(len(self.ids), dtype=np.float64)
@@ -84,5 +87,8 @@ class BM25Index:
             tf = np.fromiter(postings.values(), dtype=np.float64, count=len(postings))
             norm = self.k1 * (1 - self.b + self.b * lengths[rows] / average)
             scores[rows] += idf * tf * (self.k1 + 1) / (tf + norm)
+        if sources is not None:
+            allowed = np.fromiter((s in sources for s in self.sources), dtype=bool, count=len(self.sources))
+            scores[~allowed] = 0.0
         top = np.argsort(-scores)[:k]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]

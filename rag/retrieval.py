@@ -30,18 +30,28 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) ->
 
 class HybridRetriever:
     def __init__(
-        self, store: ChromaStore, lexical: BM25Index, candidates: int = 20, top_k: int = 5, dense_only: bool = False
+        self,
+        store: ChromaStore,
+        lexical: BM25Index,
+        candidates: int = 20,
+        top_k: int = 5,
+        dense_only: bool = False,
+        sources: Sequence[str] | None = None,
     ) -> None:
         self.store = store
         self.lexical = lexical
         self.candidates = candidates
         self.top_k = top_k
         self.dense_only = dense_only
+        self.sources = None if sources is None else sorted(set(sources))  # None: every document
 
     def retrieve(self, text: str, vector: np.ndarray) -> list[Hit]:
-        dense = [m.chunk_id for m in self.store.search(vector, self.candidates, len(self.lexical))]
-        by_sentence = self.store.search_sentences(vector, 3 * self.candidates)[: self.candidates]
-        lexical = [] if self.dense_only else [i for i, _ in self.lexical.search(text, self.candidates)]
+        scoped = self.sources
+        size = len(self.lexical) if scoped is None else None  # a scope's size is unknown: let Chroma say
+        dense = [m.chunk_id for m in self.store.search(vector, self.candidates, size, sources=scoped)]
+        by_sentence = self.store.search_sentences(vector, 3 * self.candidates, sources=scoped)[: self.candidates]
+        found = self.lexical.search(text, self.candidates, None if scoped is None else set(scoped))
+        lexical = [] if self.dense_only else [i for i, _ in found]
         fused = reciprocal_rank_fusion([dense, by_sentence, lexical])[: self.top_k]
         chunks = {c.id: c for c in self.store.get_chunks([i for i, _ in fused])}
         dense_rank = {i: r for r, i in enumerate(dense)}

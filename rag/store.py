@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +192,19 @@ class ChromaStore:
         meta["manifest"] = json.dumps(manifest, sort_keys=True)
         self.chunks.modify(metadata=meta)
 
+    def removed(self) -> set[str]:
+        """Sources a person removed while their files stay in the corpus folder: not re-indexed."""
+        try:
+            value = json.loads((self.chunks.metadata or {}).get("removed", "[]"))
+        except (TypeError, json.JSONDecodeError):
+            return set()
+        return {str(v) for v in value} if isinstance(value, list) else set()
+
+    def set_removed(self, sources: set[str]) -> None:
+        meta = dict(self.chunks.metadata or {})
+        meta["removed"] = json.dumps(sorted(sources))
+        self.chunks.modify(metadata=meta)
+
     # --- writing ----------------------------------------------------------------------
 
     def upsert(
@@ -235,21 +249,26 @@ class ChromaStore:
     def sentence_count(self) -> int:
         return int(self.sentences.count())
 
-    def search(self, vector: NDArray[np.float32], k: int, size: int | None = None) -> list[Match]:
-        """Nearest chunks; ``size`` (the known chunk count) saves a round trip to the store."""
+    def search(
+        self, vector: NDArray[np.float32], k: int, size: int | None = None, sources: Sequence[str] | None = None
+    ) -> list[Match]:
+        """Nearest chunks (of the given documents only, with ``sources``); ``size`` (the known
+        chunk count) saves a round trip to the store."""
         k = min(k, self.count() if size is None else size)
-        if k <= 0:
+        if k <= 0 or sources == []:
             return []
-        result = self.chunks.query(query_embeddings=[vector], n_results=k, include=["distances"])
+        result = self.chunks.query(
+            query_embeddings=[vector], n_results=k, include=["distances"], where=_in_sources(sources)
+        )
         return [Match(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
-    def search_sentences(self, vector: NDArray[np.float32], k: int) -> list[str]:
+    def search_sentences(self, vector: NDArray[np.float32], k: int, sources: Sequence[str] | None = None) -> list[str]:
         """Chunk ids ranked by their nearest sentence: a chunk that says many things is
         found by the one sentence that matches, which its averaged vector may hide."""
-        if k <= 0:
+        if k <= 0 or sources == []:
             return []
         # Chroma returns what there is when k exceeds the count: no round trip to count first
-        result = self.sentences.query(query_embeddings=[vector], n_results=k, include=[])
+        result = self.sentences.query(query_embeddings=[vector], n_results=k, include=[], where=_in_sources(sources))
         return list(dict.fromkeys(i.rsplit(":", 1)[0] for i in result["ids"][0]))
 
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
@@ -269,6 +288,34 @@ class ChromaStore:
             for i, doc, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True):
                 yield _chunk_from(i, doc, meta)
 
+    def neighbours(self, source: str, ordinal: int, around: int) -> list[Chunk]:
+        """The chunks of one document within ``around`` places of the chunk at ``ordinal``, in order."""
+        where = {
+            "$and": [
+                {"source": source},
+                {"ordinal": {"$gte": ordinal - around}},
+                {"ordinal": {"$lte": ordinal + around}},
+            ]
+        }
+        result = self.chunks.get(where=where, include=["documents", "metadatas"])
+        chunks = [
+            _chunk_from(i, d, m)
+            for i, d, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+        ]
+        return sorted(chunks, key=lambda c: c.ordinal)
+
+    def documents(self) -> dict[str, dict[str, Any]]:
+        """source -> {"title", "chunks", "indexed" (seconds since the epoch, 0 if unknown)},
+        read from the chunks' metadata only."""
+        found: dict[str, dict[str, Any]] = {}
+        for offset in range(0, self.count(), _PAGE):
+            result = self.chunks.get(limit=_PAGE, offset=offset, include=["metadatas"])
+            for meta in result["metadatas"]:
+                entry = found.setdefault(meta["source"], {"title": meta.get("title", ""), "chunks": 0, "indexed": 0.0})
+                entry["chunks"] += 1
+                entry["indexed"] = max(entry["indexed"], float(meta.get("indexed", 0.0)))
+        return found
+
     def sentence_vectors(self, chunks: Sequence[Chunk]) -> dict[str, NDArray[np.float32]]:
         """Stored sentence embeddings, keyed "<chunk id>:<index>"."""
         ids = [f"{c.id}:{i}" for c in chunks for i in range(len(c.sentences))]
@@ -286,6 +333,13 @@ class ChromaStore:
                 pass
 
 
+def _in_sources(sources: Sequence[str] | None) -> dict[str, Any] | None:
+    """A Chroma filter for chunks or sentences of the given documents (None: no filter)."""
+    if sources is None:
+        return None
+    return {"source": sources[0]} if len(sources) == 1 else {"source": {"$in": list(sources)}}
+
+
 def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
     spans = [[s.start, s.end, len(s.raw)] for s in chunk.sentences]
     return {
@@ -294,6 +348,8 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "heading": chunk.heading,
         "ordinal": chunk.ordinal,
         "sentences": json.dumps(spans),
+        "indexed": round(time.time(), 3),
+        "flags": json.dumps([list(f) for f in chunk.flags]),
     }
 
 
@@ -313,4 +369,5 @@ def _chunk_from(chunk_id: str, document: str, meta: dict[str, Any]) -> Chunk:
         text=" ".join(s.text for s in sentences),
         sentences=tuple(sentences),
         ordinal=int(meta.get("ordinal", 0)),
+        flags=tuple((int(i), str(why)) for i, why in json.loads(meta.get("flags") or "[]")),
     )

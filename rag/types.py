@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -44,9 +44,22 @@ class Chunk:
     text: str
     sentences: tuple[Sentence, ...]
     ordinal: int  # position in its document
+    # (sentence index, reason) for sentences that read as instructions to an assistant
+    # (rag.injection): stored with the chunk, never handed to an answerer.
+    flags: tuple[tuple[int, str], ...] = ()
 
     def embedding_text(self) -> str:
         return f"{self.heading}. {self.text}" if self.heading else self.text
+
+    def without_flagged(self) -> tuple[Chunk, list[int]]:
+        """This chunk without its flagged sentences, and the indexes of the sentences kept."""
+        if not self.flags:
+            return self, list(range(len(self.sentences)))
+        flagged = {i for i, _ in self.flags}
+        kept = [i for i in range(len(self.sentences)) if i not in flagged]
+        sentences = tuple(self.sentences[i] for i in kept)
+        text = " ".join(s.text for s in sentences)
+        return replace(self, text=text, sentences=sentences, flags=()), kept
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ RELIABILITY = {
     "failures": 0,
     "vectors lost": 0,
     "duplicates": 0,
+    "injection variants tried": 0,
+    "canaries leaked": 0,
+    "hostile uploads tried": 0,
+    "rejected uploads that changed the index": 0,
 }
 CRASH_POINTS_SEEN: set[str] = set()
 # What the summary adds about skipped tests that matter (e.g. the real GGUF model missing).

@@ -153,3 +153,17 @@ def test_who_won_is_not_answered_by_what_a_contest_awarded(atlas):
 
 def test_a_stranded_preposition_asks_for_its_object(atlas):
     assert atlas.answer("Who was the first Atlas compact signed with?").short_answer == "Government of Peru"
+
+
+def test_an_abstention_is_never_joined_to_an_answer_or_its_quotation():
+    from rag.assistant import merge_answers
+    from rag.types import Answer, Citation
+
+    cited = Citation("corpus/a.txt", "The harbor has 12 cranes.", 0, 25, "c1", 0.9, title="A")
+    stated = Answer("12 cranes. [1]\n\n“The harbor has 12 cranes.” [1]", False, (cited,), short_answer="12 cranes")
+    silent = Answer("The documents don't say. No passage in them answers this question.", True)
+    merged = merge_answers([silent, stated])
+    assert "don't say" not in merged.text and merged.text == stated.text and not merged.abstained
+    assert merged.citations == (cited,) and merged.note == "The documents don't answer part 1 of the question."
+    both = merge_answers([silent, silent])
+    assert both.abstained and not both.citations and "“" not in both.text

@@ -123,3 +123,45 @@ def test_corpus_dir_is_the_default(tmp_path):
     # the index holds exactly corpus/, i.e. the fact sheet
     assert json.loads(cli("status").stdout)["stale"] is False
     assert FACT_SHEET.parent == CORPUS
+
+
+@pytest.mark.model
+def test_ingest_a_path_list_documents_ask_one_and_remove_it(tmp_path):
+    """factsheet-qa ingest PATH, documents, ask --source, remove SOURCE: a separate index,
+    so the other CLI tests keep theirs."""
+    data = tmp_path / "data"
+    extra = tmp_path / "extra" / "kelp-survey.md"
+    extra.parent.mkdir()
+    extra.write_text("# Kelp Survey\n\nDivers counted 312 kelp plants off the north reef.\n", encoding="utf-8")
+    added = run("ingest", str(extra), data=data)
+    assert added.returncode == 0 and "1 indexed" in added.stdout, added.stderr
+    listed = run("documents", data=data)
+    source = str(extra.resolve())
+    assert listed.returncode == 0 and f"{source}\tKelp Survey\tmd\t1 chunks" in listed.stdout
+    assert "corpus/combating-trafficking-in-persons.txt" in listed.stdout
+    question = "How many kelp plants did the divers count?"
+    scoped = run("ask", question, "--json", "--source", source, data=data)
+    assert json.loads(scoped.stdout)["citations"][0]["source"] == source and "312" in json.loads(scoped.stdout)["text"]
+    unknown = run("ask", question, "--source", "corpus/nothing.txt", data=data)
+    assert unknown.returncode == 2 and "no indexed document" in unknown.stderr
+    removed = run("remove", source, data=data)
+    assert removed.returncode == 0 and f"removed {source}" in removed.stdout
+    again = run("remove", source, data=data)
+    assert again.returncode == 1 and "no indexed document" in again.stderr and "Traceback" not in again.stderr
+    status = json.loads(run("status", data=data).stdout)
+    assert status["uploads"] == str(data / "uploads") and status["documents"] == 1  # the fact sheet alone
+
+
+@pytest.mark.model
+def test_add_refuses_a_hostile_file_and_indexes_a_good_one(tmp_path):
+    good = tmp_path / "tugs.txt"
+    good.write_text("Tugs\n\nThe harbor has 40 tugs.\n", encoding="utf-8")
+    armed = tmp_path / "armed.html"
+    armed.write_text("<html><body><p>Hi there.</p><script>alert(1)</script></body></html>", encoding="utf-8")
+    result = run("add", str(good), str(armed), data=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    assert "added uploads/tugs.txt" in result.stdout
+    assert "not added armed.html: HTML with a <script> element" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "data" / "uploads" / "tugs.txt").exists() and not (
+        tmp_path / "data" / "uploads" / "armed.html"
+    ).exists()

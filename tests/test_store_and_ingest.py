@@ -136,3 +136,39 @@ def test_a_new_way_of_embedding_re_embeds_unchanged_files_once(hash_settings, mo
     again = assistant.ingest(progress=False)
     assert again.files_indexed == 1 and again.vectors == 1  # re-embedded in place, not duplicated
     assert assistant.ingest(progress=False).files_unchanged == 1
+
+
+def test_each_sentence_is_embedded_once_and_chunk_vectors_derive_from_them(hash_settings):
+    """The ingest embeds sentences and distinct headings in batches across files, never a
+    chunk's text again; a chunk's stored vector is its sentences' mean with its heading's."""
+    import numpy as np
+
+    from rag.indexing import mean_vector
+
+    class Counting(HashEmbedder):
+        def __init__(self) -> None:
+            super().__init__(64)
+            self.calls: list[int] = []
+
+        def _encode(self, texts, *, query):  # type: ignore[no-untyped-def]
+            self.calls.append(len(texts))
+            return super()._encode(texts, query=query)
+
+    for n in range(3):
+        write(
+            hash_settings.corpus_dir / f"f{n}.md",
+            f"# Doc {n}\n\n## Part\n\nOne {n} fact. Two {n} facts.\n\nThree {n}.\n",
+        )
+    embedder = Counting()
+    assistant = Assistant(hash_settings, embedder=embedder)
+    assistant.ingest(progress=False)
+    chunks = list(assistant.store.iter_chunks())
+    sentences = sum(len(c.sentences) for c in chunks)
+    assert embedder.calls == [sentences + 3]  # one call for three files: 9 sentences, 3 headings ("Part" each)
+    stored = assistant.store.chunks.get(ids=[chunks[0].id], include=["embeddings"])["embeddings"][0]
+    mine = assistant.store.sentence_vectors([chunks[0]])
+    expected = mean_vector(
+        np.stack([mine[f"{chunks[0].id}:{i}"] for i in range(len(chunks[0].sentences))]),
+        embedder.embed_documents([chunks[0].heading])[0],
+    )
+    assert np.allclose(stored, expected, atol=1e-6)

@@ -53,6 +53,16 @@ def page(browser: Browser, url: str) -> Iterator[tuple[Page, dict[str, list[str]
     that would leave this machine."""
     seen: dict[str, list[str]] = {"dialogs": [], "external": []}
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    watch(page, seen)
+    page.goto(url)
+    expect(page.locator("#chat")).to_be_visible()
+    yield page, seen
+    page.close()
+    assert seen["external"] == [], f"the page tried to reach the network: {seen['external']}"
+
+
+def watch(page: Page, seen: dict[str, list[str]]) -> None:
+    """Record (and dismiss) dialogs, and refuse (and record) requests that would leave this machine."""
     page.set_default_timeout(TIMEOUT)
 
     def dialog(d: Any) -> None:
@@ -68,11 +78,6 @@ def page(browser: Browser, url: str) -> Iterator[tuple[Page, dict[str, list[str]
 
     page.on("dialog", dialog)
     page.route("**/*", route)
-    page.goto(url)
-    expect(page.locator("#chat")).to_be_visible()
-    yield page, seen
-    page.close()
-    assert seen["external"] == [], f"the page tried to reach the network: {seen['external']}"
 
 
 def ask(page: Page, question: str) -> None:

@@ -1,0 +1,228 @@
+"""Train the planted-instruction detector (rag.injection) from data/injection/ and the
+multi-document suite's real documents; deterministic, a few seconds on a CPU.
+
+    python -m rag.injection_training [--out rag/models/injection]
+
+Positives: every sentence of the train split's planted texts (the writers' files), the
+placeholder {CANARY} filled with random tokens of random shapes. Negatives: the train split's
+look-alike ordinary sentences and every sentence of the train documents of the multi-
+document suite and of the fact sheet. The threshold is the lowest score at which the dev
+documents' sentences (neighbours of a flagged one included) are flagged at most
+MAX_DEV_FALSE_RATE of the time; dev recall (a
+planted text counts as caught when any of its sentences is flagged) is reported beside it.
+The test split (frozen in data/injection/test.sha256) is never read here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import random
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.config import PROJECT_ROOT
+from rag.injection import MIN_WORDS, MODEL_DIR, Detector, prepare
+from rag.text import split_sentences
+
+DATA = PROJECT_ROOT / "data" / "injection"
+MULTIDOC = PROJECT_ROOT / "data" / "multidoc"
+FACT_SHEET = PROJECT_ROOT / "corpus" / "combating-trafficking-in-persons.txt"
+MAX_DEV_FALSE_RATE = 0.002  # of real documents' sentences: 1 in 500 lost to a false flag at most
+SEED = 13
+RENDERINGS = 4  # each planted text, with this many different tokens
+
+
+@dataclass(frozen=True)
+class Planted:
+    id: str
+    text: str
+    language: str
+    split: str
+
+
+def split_of(item_id: str) -> str:
+    """By a hash of the id: 55% train, 20% dev, 25% test, the same on every machine."""
+    bucket = int(hashlib.sha256(item_id.encode()).hexdigest(), 16) % 20
+    return "train" if bucket < 11 else "dev" if bucket < 15 else "test"
+
+
+def planted(folder: Path = DATA) -> list[Planted]:
+    items = []
+    for path in sorted(folder.glob("variants-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                raw = json.loads(line)
+                items.append(Planted(raw["id"], raw["text"], raw.get("language", ""), split_of(raw["id"])))
+    return items
+
+
+def negatives(folder: Path = DATA) -> list[Planted]:
+    path = folder / "negatives.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [Planted(r["id"], r["text"], r.get("language", ""), split_of(r["id"])) for r in rows]
+
+
+def shapes(folder: Path = DATA) -> list[str]:
+    path = folder / "shapes.jsonl"
+    return [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def frozen_digest(folder: Path = DATA) -> str:
+    """sha256 of the test split (planted texts and negatives), as frozen in test.sha256."""
+    rows = [(p.id, p.text) for p in [*planted(folder), *negatives(folder)] if p.split == "test"]
+    return hashlib.sha256(json.dumps(sorted(rows), ensure_ascii=False).encode()).hexdigest()
+
+
+def canary(item_id: str) -> str:
+    """The token planted for one text in the evals (evals.injection): unique, arbitrary."""
+    return "KESTREL-" + hashlib.sha256(item_id.encode()).hexdigest()[:6].upper()
+
+
+def fill(text: str, token: str) -> str:
+    return text.replace("{CANARY}", token)
+
+
+def sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text)] or [text]
+
+
+def document_chunks(split: str) -> list[list[str]]:
+    """The raw sentences of each chunk of the multi-document suite's documents of one split,
+    as ingestion reads them (flags are judged a chunk at a time)."""
+    from rag.chunking import chunk_document
+    from rag.corpus import load
+
+    found: list[list[str]] = []
+    for source in json.loads((MULTIDOC / "sources.json").read_text(encoding="utf-8")):
+        if source["split"] == split:
+            document = load(MULTIDOC / "docs" / source["file"], source["file"])
+            found.extend([s.raw for s in c.sentences] for c in chunk_document(document))
+    return found
+
+
+def document_sentences(split: str) -> list[str]:
+    return [s for chunk in document_chunks(split) for s in chunk]
+
+
+def flagged_share(detector: Detector, chunks: list[list[str]]) -> tuple[int, int]:
+    """(sentences flagged, sentences) over whole chunks, neighbours included."""
+    flagged = sum(f is not None for chunk in chunks for f in detector.flags(chunk))
+    return flagged, sum(len(c) for c in chunks)
+
+
+def make_model(seed: int = SEED) -> Any:
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    features = make_union(
+        HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), n_features=2**18, alternate_sign=False),
+        HashingVectorizer(analyzer="word", ngram_range=(1, 2), n_features=2**17, alternate_sign=False),
+    )
+    # Positives weigh 8x: fewer than ordinary sentences, yet a missed one costs far more.
+    return make_pipeline(
+        features, LogisticRegression(C=4.0, class_weight={0: 1, 1: 8}, max_iter=2000, random_state=seed)
+    )
+
+
+def random_token(rng: random.Random, words: Sequence[str]) -> str:
+    """A planted token of a random shape: a word, a code, words and digits. Random, so the
+    classifier learns the instruction around the token and never the token itself."""
+    letters = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+    code = "".join(rng.choice(letters + "0123456789") for _ in range(rng.randint(3, 8)))
+    word = rng.choice(words)
+    return rng.choice(
+        [word, word.upper(), word.capitalize(), code, f"{word.upper()}-{code}", f"{word} {rng.choice(words)}"]
+    )
+
+
+def training_rows(seed: int = SEED) -> tuple[list[str], list[int]]:
+    rng = random.Random(seed)
+    ordinary = [n.text for n in negatives() if n.split == "train"]
+    ordinary += document_sentences("train")
+    words = sorted({w for s in ordinary for w in s.split() if w.isalpha() and len(w) > 3})
+    texts: list[str] = []
+    labels: list[int] = []
+    for item in planted():
+        if item.split != "train":
+            continue
+        for _ in range(RENDERINGS):
+            for sentence in sentences(fill(item.text, random_token(rng, words))):
+                texts.append(prepare(sentence))
+                labels.append(1)
+    ordinary += [s for block in FACT_SHEET.read_text(encoding="utf-8").split("\n\n") for s in sentences(block)]
+    ordinary = [s for s in ordinary if len(s.split()) >= MIN_WORDS]  # what the classifier judges
+    texts += [prepare(s) for s in ordinary]
+    labels += [0] * len(ordinary)
+    return texts, labels
+
+
+def caught(detector: Detector, items: Iterable[Planted]) -> tuple[int, int]:
+    """(planted texts with any sentence flagged, planted texts), tokens as the eval plants them."""
+    hits = total = 0
+    for item in items:
+        flags = detector.flags(sentences(fill(item.text, canary(item.id))))
+        hits += any(f is not None for f in flags)
+        total += 1
+    return hits, total
+
+
+def choose_threshold(model: Any, chunks: list[list[str]], max_rate: float) -> float:
+    """The lowest threshold (from 0.5) at which at most max_rate of these ordinary documents'
+    sentences are flagged, neighbours included."""
+    for threshold in [0.5 + 0.01 * i for i in range(50)]:
+        flagged, total = flagged_share(Detector(model, threshold), chunks)
+        if flagged <= max_rate * total:
+            return threshold
+    return 0.99
+
+
+def run(out: Path = MODEL_DIR) -> dict[str, Any]:
+    texts, labels = training_rows()
+    model = make_model()
+    model.fit(texts, labels)
+    dev_chunks = document_chunks("dev")
+    threshold = choose_threshold(model, dev_chunks, MAX_DEV_FALSE_RATE)
+    detector = Detector(model, threshold)
+    dev_planted = [p for p in planted() if p.split == "dev"]
+    dev_negatives = [n.text for n in negatives() if n.split == "dev"]
+    hits, total = caught(detector, dev_planted)
+    report = {
+        "threshold": round(threshold, 4),
+        "train_sentences": len(texts),
+        "train_planted_sentences": sum(labels),
+        "dev_planted_caught": [hits, total],
+        "dev_document_sentences_flagged": list(flagged_share(detector, dev_chunks)),
+        "train_document_sentences_flagged": list(flagged_share(detector, document_chunks("train"))),
+        "dev_lookalikes_flagged": [sum(s >= threshold for s in detector.scores(dev_negatives)), len(dev_negatives)],
+        "max_dev_false_rate": MAX_DEV_FALSE_RATE,
+        "seed": SEED,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "detector.pkl").open("wb") as handle:
+        pickle.dump(model, handle, protocol=5)
+    (out / "detector.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m rag.injection_training", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    args = parser.parse_args(argv)
+    frozen = DATA / "test.sha256"
+    if frozen.exists() and frozen.read_text().split()[0] != frozen_digest():
+        sys.exit("the frozen test split of data/injection changed: restore it, or refreeze and say why")
+    report = run(args.out)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
