@@ -71,3 +71,11 @@ def test_the_test_documents_items_are_frozen():
     """Written before any tuning, never read by whoever tunes: a test fails if they change."""
     assert split_digest("multidoc") == (DATASETS / "multidoc.test.sha256").read_text().split()[0]
     assert {i.split for i in load_suite("multidoc")} == {"train", "dev", "test"}
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[s["id"] for s in SOURCES])
+def test_no_document_links_into_reserved_documentation(source):
+    """Python's documentation (python3.11-doc) is reserved: links into it are reduced to their text."""
+    for path in (DATA / "docs" / source["file"], DATA / "text" / f"{source['id']}.txt"):
+        if path.suffix != ".pdf":
+            assert "docs.python.org" not in path.read_text(encoding="utf-8").lower(), path.name
