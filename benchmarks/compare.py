@@ -226,9 +226,7 @@ def measure_floor_inprocess(embedder: Any, questions: list[str], repeats: int) -
     runs = []
     for _ in range(repeats):
         started = time.perf_counter()
-        model.encode(
-            sentences, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        model.encode(sentences, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         runs.append(time.perf_counter() - started)
     seconds = median(runs)
     return {

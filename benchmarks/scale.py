@@ -195,32 +195,51 @@ def pick_subset(embedder: Any, subset_mb: float, budget_s: float) -> tuple[list[
     return chosen[:keep], [t for per_file in sentences[:keep] for t in per_file], info
 
 
-def ingestion(counting: CountingEmbedder, tmp: Path, subset_mb: float, budget_s: float) -> tuple[dict[str, Any], Any]:
+def ingestion(
+    counting: CountingEmbedder, tmp: Path, subset_mb: float, budget_s: float, rounds: int = 3
+) -> tuple[dict[str, Any], Any]:
+    """Our ingest of the subset against raw ``encode`` of its sentences, ``rounds`` times,
+    each into a fresh store; the ratio reported is the median round's (this shared 2-core
+    machine's load moves single rounds by a quarter either way)."""
     from rag.assistant import Assistant
     from rag.config import Settings
 
     files, sentences, calibration = pick_subset(counting, subset_mb, budget_s)
     size = sum(p.stat().st_size for p in files)
-    settings = Settings(corpus_dir=HTML_ROOT, data_dir=tmp / "a")
-    assistant = Assistant(settings, embedder=counting)
     model = counting.inner._model
 
-    def raw_encode(texts: list[str]) -> float:
+    def raw_encode(texts: list[str]) -> float:  # as a user calls it: sentence-transformers' defaults
         started = time.perf_counter()
-        model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return time.perf_counter() - started
 
-    # The raw baseline brackets our ingest: half of the sentences just before it, half just
-    # after, so a change in background load during the run hits both sides alike.
-    half = len(sentences) // 2
-    raw_before = raw_encode(sentences[:half])
-    counting.reset()
-    started = time.perf_counter()
-    report = assistant.ingest(files, progress=False)
-    ours_s = time.perf_counter() - started
-    encode = {"calls": counting.calls, "items": counting.items, "chars": counting.chars, "seconds": counting.seconds}
-    raw_after = raw_encode(sentences[half:])
-    raw_s = raw_before + raw_after
+    runs = []
+    for n in range(rounds):
+        assistant = Assistant(Settings(corpus_dir=HTML_ROOT, data_dir=tmp / f"a{n}"), embedder=counting)
+        # The store is opened (chromadb imported, client started) before the clock starts, as
+        # the model is loaded before the raw encode's: a fixed cost, not throughput. Reported apart.
+        started = time.perf_counter()
+        assistant.store  # noqa: B018 - opens it
+        store_open_s = time.perf_counter() - started
+        # The raw baseline brackets our ingest: half of the sentences just before it, half
+        # just after, so a change in background load during the round hits both sides alike.
+        half = len(sentences) // 2
+        raw_before = raw_encode(sentences[:half])
+        counting.reset()
+        started = time.perf_counter()
+        report = assistant.ingest(files, progress=False)
+        ours_s = time.perf_counter() - started
+        encode = {
+            "calls": counting.calls,
+            "items": counting.items,
+            "chars": counting.chars,
+            "seconds": counting.seconds,
+        }
+        raw_after = raw_encode(sentences[half:])
+        runs.append((raw_before + raw_after, ours_s, raw_before, raw_after, store_open_s, report, encode, assistant))
+    raw_s, ours_s, raw_before, raw_after, store_open_s, report, encode, assistant = sorted(
+        runs, key=lambda r: r[0] / r[1]
+    )[len(runs) // 2]
     chunks = list(assistant.store.iter_chunks())
     stored = sum(len(c.sentences) for c in chunks)
     assert stored == len(sentences), (stored, len(sentences))
@@ -235,7 +254,10 @@ def ingestion(counting: CountingEmbedder, tmp: Path, subset_mb: float, budget_s:
         "chunks": report.chunks_written,
         "sentences": len(sentences),
         "skipped": len(report.skipped),
+        "rounds": rounds,
+        "ours_over_raw_each_round": [round(r[0] / r[1], 3) for r in runs],
         "ours_s": round(ours_s, 2),
+        "store_open_s": round(store_open_s, 2),
         "ours_chunks_per_s": round(report.chunks_written / ours_s, 1),
         "ours_mb_per_min": round(mb / (ours_s / 60), 3),
         "ours_encode_calls": encode["calls"],
@@ -613,6 +635,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subset-mb", type=float, default=1.0, help="HTML megabytes for (a), at most")
     parser.add_argument("--ingest-budget", type=float, default=120, help="seconds our ingest of (a) may take")
+    parser.add_argument("--ingest-rounds", type=int, default=3, help="rounds of (a); the median round is reported")
     parser.add_argument("--budget-c", type=float, default=480, help="seconds for (c), inserts included")
     parser.add_argument("--html-root", type=Path, default=HTML_ROOT, help="the HTML tree (default: python3.11-doc)")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="chunk counts for (c), comma-separated")
@@ -633,7 +656,7 @@ def main() -> None:
     try:
         print("(a) ingestion ...", flush=True)
         t = time.perf_counter()
-        ingest, assistant = ingestion(counting, tmp, args.subset_mb, args.ingest_budget)
+        ingest, assistant = ingestion(counting, tmp, args.subset_mb, args.ingest_budget, args.ingest_rounds)
         files = ingest.pop("_files")
         ingest["step_s"] = round(time.perf_counter() - t, 1)
         result["ingestion"] = ingest

@@ -203,7 +203,9 @@ def _html_text(markup: str) -> tuple[str, str]:
     from bs4 import BeautifulSoup, NavigableString, Tag  # imported here: only HTML ingestion needs it
     from bs4.element import PreformattedString  # comments, CDATA, doctypes: not content
 
-    soup = BeautifulSoup(markup, "html.parser")
+    # No attribute is read as a list (class="a b"): nothing here looks at classes, and
+    # splitting them was a fifth of the parse on Python's HTML docs.
+    soup = BeautifulSoup(markup, "html.parser", multi_valued_attributes=None)
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["script", "style", "nav", "header", "footer", "aside", "noscript", "form", "title"]):
         tag.decompose()
@@ -232,7 +234,9 @@ def _html_text(markup: str) -> tuple[str, str]:
             elif isinstance(child, Tag) and child.name in ("br", "hr", "wbr"):
                 run.append(" ")
             elif isinstance(child, Tag):
-                if child.find(_HTML_BLOCKS):  # an inline element holding blocks (<a><div>...</div></a>)
+                # an inline element holding blocks (<a><div>...</div></a>); a plain scan, since
+                # bs4's find() builds a matcher per call and cost more than the parse
+                if any(isinstance(d, Tag) and d.name in _HTML_BLOCKS for d in child.descendants):
                     flush()
                     walk(child)
                 else:

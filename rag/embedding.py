@@ -28,7 +28,7 @@ class Embedder(ABC):
     def _encode(self, texts: list[str], *, query: bool) -> NDArray[np.float32]:
         """Encode texts to an (n, dimension) array of unit vectors."""
 
-    def embed_documents(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float32]:
+    def embed_documents(self, texts: list[str]) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._encode(texts, query=False)
@@ -58,7 +58,9 @@ def default_model_path() -> str:
 class SentenceTransformerEmbedder(Embedder):
     """all-MiniLM-L6-v2 (or any local sentence-transformers folder), loaded on first use."""
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
+    # sentence-transformers' own default: on 2 CPU cores, length-sorted texts in batches of
+    # 32 embedded about 10% faster than in batches of 64 (they pad less).
+    def __init__(self, model_path: str | None = None, batch_size: int = 32) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
         self.name = DEFAULT_MODEL_NAME if model_path is None else os.path.basename(model_path.rstrip("/"))

@@ -67,24 +67,33 @@ class Detector:
 
     def flags(self, sentences: Sequence[str]) -> list[Flag | None]:
         """Flags for the sentences of one block, in order."""
-        own: list[Flag | None] = []
-        for sentence, score in zip(sentences, self.scores(sentences), strict=True):
-            if ROLE_MARKERS.search(sentence):
-                own.append(Flag("role marker"))
-            elif HIDDEN_CHARACTERS.search(sentence):
-                own.append(Flag("hidden characters"))
-            elif score >= self.threshold:
-                own.append(Flag("instructions to an assistant", round(score, 3)))
-            else:
-                own.append(None)
-        found = list(own)
-        for i, flag in enumerate(own):
-            if flag is None:
-                continue
-            for j in (i - 1, i + 1):
-                if 0 <= j < len(found) and found[j] is None:
-                    found[j] = Flag(f"next to {flag.reason}", flag.score)
-        return found
+        return self.flags_blocks([sentences])[0]
+
+    def flags_blocks(self, blocks: Sequence[Sequence[str]]) -> list[list[Flag | None]]:
+        """Flags for many blocks at once: one classifier call for all their sentences (a call
+        per block costs more in overhead than the scoring itself), neighbours within a block."""
+        scores = iter(self.scores([s for block in blocks for s in block]))
+        return [_with_neighbours([self._own(s, next(scores)) for s in block]) for block in blocks]
+
+    def _own(self, sentence: str, score: float) -> Flag | None:
+        if ROLE_MARKERS.search(sentence):
+            return Flag("role marker")
+        if HIDDEN_CHARACTERS.search(sentence):
+            return Flag("hidden characters")
+        if score >= self.threshold:
+            return Flag("instructions to an assistant", round(score, 3))
+        return None
+
+
+def _with_neighbours(own: list[Flag | None]) -> list[Flag | None]:
+    found = list(own)
+    for i, flag in enumerate(own):
+        if flag is None:
+            continue
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(found) and found[j] is None:
+                found[j] = Flag(f"next to {flag.reason}", flag.score)
+    return found
 
 
 def prepare(sentence: str) -> str:

@@ -139,8 +139,8 @@ def test_a_new_way_of_embedding_re_embeds_unchanged_files_once(hash_settings, mo
 
 
 def test_each_sentence_is_embedded_once_and_chunk_vectors_derive_from_them(hash_settings):
-    """The ingest embeds sentences and distinct headings in batches across files, never a
-    chunk's text again; a chunk's stored vector is its sentences' mean with its heading's."""
+    """The ingest embeds each distinct sentence once, in calls across files, never a chunk's
+    text or heading; a chunk's stored vector is its sentences' mean."""
     import numpy as np
 
     from rag.indexing import mean_vector
@@ -163,12 +163,42 @@ def test_each_sentence_is_embedded_once_and_chunk_vectors_derive_from_them(hash_
     assistant = Assistant(hash_settings, embedder=embedder)
     assistant.ingest(progress=False)
     chunks = list(assistant.store.iter_chunks())
-    sentences = sum(len(c.sentences) for c in chunks)
-    assert embedder.calls == [sentences + 3]  # one call for three files: 9 sentences, 3 headings ("Part" each)
+    distinct = {s.text for c in chunks for s in c.sentences}
+    assert len(distinct) == sum(len(c.sentences) for c in chunks) == 9
+    assert embedder.calls == [9]  # one call for three files' sentences, no headings
     stored = assistant.store.chunks.get(ids=[chunks[0].id], include=["embeddings"])["embeddings"][0]
     mine = assistant.store.sentence_vectors([chunks[0]])
-    expected = mean_vector(
-        np.stack([mine[f"{chunks[0].id}:{i}"] for i in range(len(chunks[0].sentences))]),
-        embedder.embed_documents([chunks[0].heading])[0],
-    )
+    expected = mean_vector(np.stack([mine[f"{chunks[0].id}:{i}"] for i in range(len(chunks[0].sentences))]))
     assert np.allclose(stored, expected, atol=1e-6)
+
+
+def test_embed_by_length_embeds_each_distinct_text_once_and_keeps_order(monkeypatch):
+    """Repeated boilerplate is embedded once, texts go to the model longest first in calls of
+    ENCODE_STEP, and every input row gets its own text's vector."""
+    import numpy as np
+
+    import rag.indexing
+    from rag.indexing import embed_by_length
+
+    class Recording(HashEmbedder):
+        def __init__(self) -> None:
+            super().__init__(32)
+            self.seen: list[list[str]] = []
+
+        def _encode(self, texts, *, query):  # type: ignore[no-untyped-def]
+            self.seen.append(list(texts))
+            return super()._encode(texts, query=query)
+
+    monkeypatch.setattr(rag.indexing, "ENCODE_STEP", 3)
+    texts = ["a b c d", "Copyright.", "x", "Copyright.", "longer sentence here", "x", "mid one"]
+    embedder = Recording()
+    heard: list[int] = []
+    vectors = embed_by_length(embedder, texts, heard.append)
+    sent = [t for call in embedder.seen for t in call]
+    assert sorted(sent) == sorted(set(texts))  # each distinct text once
+    assert [len(call) for call in embedder.seen] == [3, 2]
+    assert [len(t) for t in sent] == sorted((len(t) for t in sent), reverse=True)
+    assert sum(heard) == len(texts)
+    alone = HashEmbedder(32)
+    assert np.allclose(vectors, np.stack([alone.embed_documents([t])[0] for t in texts]), atol=1e-6)
+    assert embed_by_length(embedder, []).shape == (0, 32)
