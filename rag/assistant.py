@@ -203,7 +203,10 @@ class Assistant:
             max_file_bytes=int(self.settings.max_file_mb * 2**20),
             checkpoint=checkpoint,
         )
-        self._lexical = None
+        # The BM25 index of the new library is built and saved here, by the one writer, so
+        # readers in other processes load it rather than each rebuilding it (about 0.05 ms a
+        # chunk; nothing when the library did not change).
+        self.lexical()
         return report
 
     # --- documents --------------------------------------------------------------------
@@ -300,11 +303,22 @@ class Assistant:
     def lexical(self) -> BM25Index:
         with self._lock:
             self._refresh()
-            key = str(sorted(self.store.manifest().items()))
+            key = self._lexical_digest()
             if self._lexical is None or key != self._lexical_key:
-                self._lexical = BM25Index.build((c.id, c.embedding_text(), c.source) for c in self.store.iter_chunks())
-                self._lexical_key = key
+                # Saved beside the index under what it was built from: the next start, and every
+                # other process reading this store, loads it instead of reading and tokenising
+                # every chunk again (11.7 s at 80k chunks).
+                path = self.settings.data_dir / "lexical" / f"{key}.npz"
+                index = BM25Index.load(path)
+                if index is None:
+                    index = BM25Index.build((c.id, c.embedding_text(), c.source) for c in self.store.iter_chunks())
+                    if self._lexical_digest() == key:  # no ingest landed while it was built
+                        _save_lexical(index, path)
+                self._lexical, self._lexical_key = index, key
             return self._lexical
+
+    def _lexical_digest(self) -> str:
+        return _digest(f"{self.store.base}|{sorted(self.store.manifest().items())}")
 
     def status(self) -> dict[str, Any]:
         manifest = self.store.manifest()
@@ -537,6 +551,18 @@ def _sum_timings(answers: Sequence[Answer]) -> dict[str, float]:
         for stage, ms in answer.timings.items():
             total[stage] = round(total.get(stage, 0.0) + ms, 3)
     return total
+
+
+def _save_lexical(index: BM25Index, path: Path) -> None:
+    """Save the lexical index and drop older ones; it is a cache, so a read-only data folder
+    only costs the next start a rebuild."""
+    try:
+        index.save(path)
+        for old in path.parent.glob("*.npz"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not save the lexical index to %s (%s); it will be rebuilt on the next start", path, exc)
 
 
 def _digest(text: str) -> str:

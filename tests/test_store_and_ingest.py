@@ -202,3 +202,34 @@ def test_embed_by_length_embeds_each_distinct_text_once_and_keeps_order(monkeypa
     alone = HashEmbedder(32)
     assert np.allclose(vectors, np.stack([alone.embed_documents([t])[0] for t in texts]), atol=1e-6)
     assert embed_by_length(embedder, []).shape == (0, 32)
+
+
+def test_the_lexical_index_is_saved_and_the_next_start_loads_it(hash_settings, monkeypatch):
+    """A second process over the same store loads the saved BM25 index instead of reading
+    every chunk, and after the writer's next ingest loads the new one; the old file is dropped."""
+    import rag.assistant
+
+    monkeypatch.setattr(rag.assistant, "REFRESH_SECONDS", 0.0)  # the reader sees the new manifest at once
+    write(hash_settings.corpus_dir / "a.md", "# A\n\nThe office trained 40 officers in 2019.\n")
+    first = make(hash_settings)
+    first.ingest(progress=False)
+    built = first.lexical().search("officers trained", 3)
+    saved = list((hash_settings.data_dir / "lexical").glob("*.npz"))
+    assert len(saved) == 1
+
+    second = make(hash_settings)
+
+    def no_reading():  # type: ignore[no-untyped-def]
+        raise AssertionError("the saved index should have been loaded")
+
+    second.store.iter_chunks = no_reading  # type: ignore[method-assign]
+    assert second.lexical().search("officers trained", 3) == built
+
+    write(hash_settings.corpus_dir / "b.md", "# B\n\nThe clinic opened 3 shelters in 2021.\n")
+    first.ingest(progress=False)  # the writer saves the new index as part of its ingest
+    assert second.lexical().search("shelters", 3)  # so the reader loads it, never reading the chunks
+    assert second.lexical().search("shelters", 3) == first.lexical().search("shelters", 3)
+    now = list((hash_settings.data_dir / "lexical").glob("*.npz"))
+    assert len(now) == 1 and now != saved
+    saved[0].parent.joinpath("junk.npz.partial").write_bytes(b"x")  # a crashed save is ignored
+    assert make(hash_settings).lexical().search("shelters", 3) == first.lexical().search("shelters", 3)
