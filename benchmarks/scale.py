@@ -173,7 +173,7 @@ def pick_subset(embedder: Any, subset_mb: float, budget_s: float) -> tuple[list[
         chosen.append(path)
         sentences.append([s.text for c in chunks for s in c.sentences])
         total += path.stat().st_size
-        texts = [c.embedding_text() for c in chunks] + [s.text for c in chunks for s in c.sentences]
+        texts = [s.text for c in chunks for s in c.sentences]  # what the ingest embeds
         encoded_chars.append(sum(len(t) for t in texts))
         if len(sample) < 384:
             sample.extend(texts[:: max(1, len(texts) // 16)][:32])

@@ -308,7 +308,9 @@ class Assistant:
                 # Saved beside the index under what it was built from: the next start, and every
                 # other process reading this store, loads it instead of reading and tokenising
                 # every chunk again (11.7 s at 80k chunks).
-                path = self.settings.data_dir / "lexical" / f"{key}.npz"
+                path = (
+                    self.settings.data_dir / "lexical" / self.store.base / f"{key}.npz"
+                )  # older ones of this collection are dropped
                 index = BM25Index.load(path)
                 if index is None:
                     index = BM25Index.build((c.id, c.embedding_text(), c.source) for c in self.store.iter_chunks())
@@ -318,7 +320,7 @@ class Assistant:
             return self._lexical
 
     def _lexical_digest(self) -> str:
-        return _digest(f"{self.store.base}|{sorted(self.store.manifest().items())}")
+        return _digest(str(sorted(self.store.manifest().items())))
 
     def status(self) -> dict[str, Any]:
         manifest = self.store.manifest()

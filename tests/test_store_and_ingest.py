@@ -214,7 +214,7 @@ def test_the_lexical_index_is_saved_and_the_next_start_loads_it(hash_settings, m
     first = make(hash_settings)
     first.ingest(progress=False)
     built = first.lexical().search("officers trained", 3)
-    saved = list((hash_settings.data_dir / "lexical").glob("*.npz"))
+    saved = list((hash_settings.data_dir / "lexical").glob("*/*.npz"))
     assert len(saved) == 1
 
     second = make(hash_settings)
@@ -229,7 +229,7 @@ def test_the_lexical_index_is_saved_and_the_next_start_loads_it(hash_settings, m
     first.ingest(progress=False)  # the writer saves the new index as part of its ingest
     assert second.lexical().search("shelters", 3)  # so the reader loads it, never reading the chunks
     assert second.lexical().search("shelters", 3) == first.lexical().search("shelters", 3)
-    now = list((hash_settings.data_dir / "lexical").glob("*.npz"))
+    now = list((hash_settings.data_dir / "lexical").glob("*/*.npz"))
     assert len(now) == 1 and now != saved
     saved[0].parent.joinpath("junk.npz.partial").write_bytes(b"x")  # a crashed save is ignored
     assert make(hash_settings).lexical().search("shelters", 3) == first.lexical().search("shelters", 3)
