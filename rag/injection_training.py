@@ -62,8 +62,13 @@ def planted(folder: Path = DATA) -> list[Planted]:
 
 
 def negatives(folder: Path = DATA) -> list[Planted]:
-    path = folder / "negatives.jsonl"
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The writers' look-alike ordinary sentences (negatives.jsonl, negatives-b.jsonl, ...)."""
+    rows = [
+        json.loads(line)
+        for path in sorted(folder.glob("negatives*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     return [Planted(r["id"], r["text"], r.get("language", ""), split_of(r["id"])) for r in rows]
 
 
