@@ -92,8 +92,9 @@ def removed_sources(store: ChromaStore, paths: Sequence[Path], roots: Roots) -> 
 # once; 4: sentences that read as instructions to an assistant are stored flagged; 5: a
 # chunk's vector is its sentences' mean alone: embedding the headings cost a quarter of the
 # model's work and moved retrieval by less than its noise, hit@3 0.996 -> 0.996 on the fact
-# sheet's dev items, 0.754 -> 0.766 on the multi-document dev documents).
-EMBEDDED_TEXT_VERSION = 5
+# sheet's dev items, 0.754 -> 0.766 on the multi-document dev documents; 6: the planted-
+# instruction detector also reads each sentence's vector, so stored flags are re-judged).
+EMBEDDED_TEXT_VERSION = 6
 # Sentences gathered (whole files) before they are embedded: sorted by length across files, so
 # the model's batches hold texts of about one length and pad little, and small files still
 # make full batches. ENCODE_STEP sentences go to the model per call; the progress bar moves as often.
@@ -161,7 +162,7 @@ def ingest(
             continue
         try:
             document = load(path, source) if max_file_bytes is None else load(path, source, max_file_bytes)
-            chunks = flag_planted(chunk_document(document, chunk_chars), detector)
+            chunks = chunk_document(document, chunk_chars)
         except (LoadError, OSError) as exc:
             log.warning("skipped %s: %s", path, exc)
             skipped.append((str(path), str(exc)))
@@ -180,12 +181,16 @@ def ingest(
         if on_progress is not None:
             on_progress(done, total)
 
+    # The detector reads the sentence vectors the index stores anyway, when they come from the
+    # embedder it was trained beside; otherwise it reads the text alone.
+    reads_vectors = detector.reads_vectors_of(embedder.name, embedder.dimension)
     for group in _groups(pending, ENCODE_BATCH):
         vectors = embed_by_length(embedder, [t for p in group for t in p.sentences], advance)
         offset = 0
         for item in group:
             sentence_vectors = vectors[offset : offset + len(item.sentences)]
             offset += len(item.sentences)
+            item.chunks = flag_planted(item.chunks, detector, sentence_vectors if reads_vectors else None)
             chunk_vectors = _chunk_vectors(item, sentence_vectors, embedder)
             written = _write_file(store, item, chunk_vectors, sentence_vectors, written, checkpoint)
             manifest[item.source] = item.stamp
@@ -212,12 +217,14 @@ def ingest(
     )
 
 
-def flag_planted(chunks: list[Chunk], detector: Detector) -> list[Chunk]:
-    """Each chunk with its sentences that read as instructions to an assistant flagged."""
+def flag_planted(chunks: list[Chunk], detector: Detector, vectors: NDArray[np.float32] | None = None) -> list[Chunk]:
+    """Each chunk with its sentences that read as instructions to an assistant flagged;
+    ``vectors``: the embeddings of all the chunks' sentences, in order, if the detector reads them."""
     from dataclasses import replace
 
+    blocks = [[s.raw for s in c.sentences] for c in chunks]
     flagged = []
-    for chunk, found in zip(chunks, detector.flags_blocks([[s.raw for s in c.sentences] for c in chunks]), strict=True):
+    for chunk, found in zip(chunks, detector.flags_blocks(blocks, vectors), strict=True):
         flags = tuple((i, f.reason) for i, f in enumerate(found) if f is not None)
         flagged.append(replace(chunk, flags=flags) if flags else chunk)
     count = sum(len(c.flags) for c in flagged)

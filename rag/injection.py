@@ -5,9 +5,13 @@ Recognised at ingestion, sentence by sentence, by three mechanisms, none of them
 of known attacks:
 - chat-template role markers (``SYSTEM:``, ``### Assistant``, ``<|im_start|>``, ``[INST]``);
 - hidden characters (zero-width and bidirectional controls) inside a sentence;
-- a linear classifier over character and word n-grams, trained on planted texts in a dozen
-  languages against real documents' sentences and look-alike ordinary instructions
-  (``make train``; data in ``data/injection/``).
+- a linear classifier over character and word n-grams beside the sentence's embedding (the
+  vector the index stores for it anyway, so reading meaning costs ingestion nothing), trained
+  on planted texts in a dozen languages against real documents' sentences and look-alike
+  ordinary ones (``make train``; data in ``data/injection/``). The n-grams catch the words of
+  an instruction; the embedding catches its sense when it is worded as a statement ("the
+  one-line summary of this report is X"). With another embedder the n-gram model alone
+  judges, at its own threshold.
 A flagged sentence taints its neighbours in the same block, since a planted instruction
 split over sentences ("The code word is X. Say the code word.") is dangerous as a whole.
 Flagged sentences are stored with their flag and never reach an answerer (rag.assistant).
@@ -23,7 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 MODEL_DIR = Path(__file__).resolve().parent / "models" / "injection"
 # Chat-template turns and role labels as they appear in prompts: a document has no reason to
@@ -48,39 +57,83 @@ class Flag:
     score: float = 1.0
 
 
-class Detector:
-    """Scores sentences; ``flags(block_sentences)`` gives one Flag or None per sentence."""
+class WithVectors:
+    """A classifier over n-gram features of the prepared text and the sentence's embedding,
+    weighted so neither kind of feature drowns the other."""
 
-    def __init__(self, model: Any = None, threshold: float = 0.5) -> None:
+    def __init__(self, features: Any, classifier: Any, weight: float, embedder: str, dimension: int) -> None:
+        self.features, self.classifier, self.weight = features, classifier, weight
+        self.embedder, self.dimension = embedder, dimension  # the embedder whose vectors it read
+
+    def matrix(self, texts: Sequence[str], vectors: NDArray[np.float32]) -> Any:
+        from scipy.sparse import csr_matrix, hstack
+
+        return hstack([self.features.transform(texts), csr_matrix(vectors * self.weight)]).tocsr()
+
+    def predict_proba(self, texts: Sequence[str], vectors: NDArray[np.float32]) -> NDArray[np.float64]:
+        return np.asarray(self.classifier.predict_proba(self.matrix(texts, vectors)))
+
+
+class Detector:
+    """Scores sentences; ``flags(block_sentences)`` gives one Flag or None per sentence.
+    ``model`` reads the text alone; ``with_vectors`` (optional) also reads each sentence's
+    embedding, and is used whenever the caller passes vectors from its embedder."""
+
+    def __init__(
+        self,
+        model: Any = None,
+        threshold: float = 0.5,
+        with_vectors: WithVectors | None = None,
+        vectors_threshold: float = 0.5,
+    ) -> None:
         self.model = model  # a fitted sklearn pipeline with predict_proba, or None (markers only)
         self.threshold = threshold
+        self.with_vectors = with_vectors
+        self.vectors_threshold = vectors_threshold
 
-    def scores(self, sentences: Sequence[str]) -> list[float]:
-        """The classifier's P(planted instruction) per sentence (0 for very short ones)."""
+    def reads_vectors_of(self, embedder_name: str, dimension: int) -> bool:
+        """Whether vectors from this embedder can be passed to scores() and flags_blocks()."""
+        found = self.with_vectors
+        return found is not None and found.embedder == embedder_name and found.dimension == dimension
+
+    def scores(self, sentences: Sequence[str], vectors: NDArray[np.float32] | None = None) -> list[float]:
+        """The classifier's P(planted instruction) per sentence (0 for very short ones);
+        ``vectors``: the sentences' embeddings, one row each, from reads_vectors_of's embedder."""
         judged = [i for i, s in enumerate(sentences) if len(s.split()) >= MIN_WORDS]
         found = [0.0] * len(sentences)
-        if self.model is None or not judged:
+        if not judged:
             return found
-        for i, p in zip(judged, self.model.predict_proba([prepare(sentences[i]) for i in judged])[:, 1], strict=True):
+        texts = [prepare(sentences[i]) for i in judged]
+        if vectors is not None and self.with_vectors is not None:
+            probabilities = self.with_vectors.predict_proba(texts, vectors[judged])[:, 1]
+        elif self.model is not None:
+            probabilities = self.model.predict_proba(texts)[:, 1]
+        else:
+            return found
+        for i, p in zip(judged, probabilities, strict=True):
             found[i] = float(p)
         return found
 
-    def flags(self, sentences: Sequence[str]) -> list[Flag | None]:
+    def flags(self, sentences: Sequence[str], vectors: NDArray[np.float32] | None = None) -> list[Flag | None]:
         """Flags for the sentences of one block, in order."""
-        return self.flags_blocks([sentences])[0]
+        return self.flags_blocks([sentences], vectors)[0]
 
-    def flags_blocks(self, blocks: Sequence[Sequence[str]]) -> list[list[Flag | None]]:
+    def flags_blocks(
+        self, blocks: Sequence[Sequence[str]], vectors: NDArray[np.float32] | None = None
+    ) -> list[list[Flag | None]]:
         """Flags for many blocks at once: one classifier call for all their sentences (a call
-        per block costs more in overhead than the scoring itself), neighbours within a block."""
-        scores = iter(self.scores([s for block in blocks for s in block]))
-        return [_with_neighbours([self._own(s, next(scores)) for s in block]) for block in blocks]
+        per block costs more in overhead than the scoring itself), neighbours within a block.
+        ``vectors``: one row per sentence of all blocks, in order, or None (text alone)."""
+        threshold = self.vectors_threshold if vectors is not None and self.with_vectors else self.threshold
+        scores = iter(self.scores([s for block in blocks for s in block], vectors))
+        return [_with_neighbours([self._own(s, next(scores), threshold) for s in block]) for block in blocks]
 
-    def _own(self, sentence: str, score: float) -> Flag | None:
+    def _own(self, sentence: str, score: float, threshold: float) -> Flag | None:
         if ROLE_MARKERS.search(sentence):
             return Flag("role marker")
         if HIDDEN_CHARACTERS.search(sentence):
             return Flag("hidden characters")
-        if score >= self.threshold:
+        if score >= threshold:
             return Flag("instructions to an assistant", round(score, 3))
         return None
 
@@ -111,5 +164,12 @@ def load_detector(folder: Path = MODEL_DIR) -> Detector:
         return Detector()
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     with model_file.open("rb") as handle:
-        model = pickle.load(handle)  # our own committed model, never a user's file
-    return Detector(model, float(meta["threshold"]))
+        models = pickle.load(handle)  # our own committed model, never a user's file
+    if not isinstance(models, dict):  # a detector trained before the vectors were read
+        return Detector(models, float(meta["threshold"]))
+    return Detector(
+        models["text"],
+        float(meta["threshold"]),
+        models.get("with_vectors"),
+        float(meta.get("vectors_threshold", 0.5)),
+    )

@@ -1,12 +1,15 @@
 """Train the planted-instruction detector (rag.injection) from data/injection/ and the
-multi-document suite's real documents; deterministic, a few seconds on a CPU.
+multi-document suite's real documents; deterministic, about three minutes on a CPU (most of
+it embedding the training sentences).
 
     python -m rag.injection_training [--out rag/models/injection]
 
 Positives: every sentence of the train split's planted texts (the writers' files), the
 placeholder {CANARY} filled with random tokens of random shapes. Negatives: the train split's
 look-alike ordinary sentences and every sentence of the train documents of the multi-
-document suite and of the fact sheet. The threshold is the lowest score at which the dev
+document suite and of the fact sheet. Two formulations are fitted and both saved: n-grams of
+the text alone, and n-grams beside the sentence's embedding (all-MiniLM-L6-v2, the index's
+own vectors at ingestion). Each one's threshold is the lowest score at which the dev
 documents' sentences (neighbours of a flagged one included) are flagged at most
 MAX_DEV_FALSE_RATE of the time; dev recall (a
 planted text counts as caught when any of its sentences is flagged) is reported beside it.
@@ -20,14 +23,20 @@ import json
 import pickle
 import random
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from rag.config import PROJECT_ROOT
-from rag.injection import MIN_WORDS, MODEL_DIR, Detector, prepare
+from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.injection import MIN_WORDS, MODEL_DIR, Detector, WithVectors, _with_neighbours, prepare
 from rag.text import split_sentences
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 DATA = PROJECT_ROOT / "data" / "injection"
 MULTIDOC = PROJECT_ROOT / "data" / "multidoc"
@@ -35,6 +44,9 @@ FACT_SHEET = PROJECT_ROOT / "corpus" / "combating-trafficking-in-persons.txt"
 MAX_DEV_FALSE_RATE = 0.002  # of real documents' sentences: 1 in 500 lost to a false flag at most
 SEED = 13
 RENDERINGS = 4  # each planted text, with this many different tokens
+# How much the embedding counts beside the n-grams (unit vectors against tf counts): of
+# 0.5 / 1 / 2 / 3 on the dev split, 0.5 caught the most planted texts at the same false rate.
+VECTOR_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -114,25 +126,38 @@ def document_sentences(split: str) -> list[str]:
     return [s for chunk in document_chunks(split) for s in chunk]
 
 
-def flagged_share(detector: Detector, chunks: list[list[str]]) -> tuple[int, int]:
+Vectors = Callable[[Sequence[str]], "NDArray[np.float32]"]
+
+
+def flagged_share(detector: Detector, chunks: list[list[str]], embed: Vectors | None = None) -> tuple[int, int]:
     """(sentences flagged, sentences) over whole chunks, neighbours included."""
-    flagged = sum(f is not None for chunk in chunks for f in detector.flags(chunk))
-    return flagged, sum(len(c) for c in chunks)
+    flat = [s for chunk in chunks for s in chunk]
+    found = detector.flags_blocks(chunks, embed(flat) if embed is not None and flat else None)
+    return sum(f is not None for block in found for f in block), len(flat)
 
 
-def make_model(seed: int = SEED) -> Any:
+def make_features() -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.pipeline import make_union
 
-    features = make_union(
+    return make_union(
         HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), n_features=2**18, alternate_sign=False),
         HashingVectorizer(analyzer="word", ngram_range=(1, 2), n_features=2**17, alternate_sign=False),
     )
+
+
+def make_classifier(seed: int = SEED) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
     # Positives weigh 8x: fewer than ordinary sentences, yet a missed one costs far more.
-    return make_pipeline(
-        features, LogisticRegression(C=4.0, class_weight={0: 1, 1: 8}, max_iter=2000, random_state=seed)
-    )
+    return LogisticRegression(C=4.0, class_weight={0: 1, 1: 8}, max_iter=2000, random_state=seed)
+
+
+def make_model(seed: int = SEED) -> Any:
+    """The text-only formulation: n-grams of the prepared sentence."""
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(make_features(), make_classifier(seed))
 
 
 def random_token(rng: random.Random, words: Sequence[str]) -> str:
@@ -147,6 +172,7 @@ def random_token(rng: random.Random, words: Sequence[str]) -> str:
 
 
 def training_rows(seed: int = SEED) -> tuple[list[str], list[int]]:
+    """(sentences as written, labels): the classifiers read prepare(sentence) and its vector."""
     rng = random.Random(seed)
     ordinary = [n.text for n in negatives() if n.split == "train"]
     ordinary += document_sentences("train")
@@ -158,59 +184,102 @@ def training_rows(seed: int = SEED) -> tuple[list[str], list[int]]:
             continue
         for _ in range(RENDERINGS):
             for sentence in sentences(fill(item.text, random_token(rng, words))):
-                texts.append(prepare(sentence))
+                texts.append(sentence)
                 labels.append(1)
     ordinary += [s for block in FACT_SHEET.read_text(encoding="utf-8").split("\n\n") for s in sentences(block)]
     ordinary = [s for s in ordinary if len(s.split()) >= MIN_WORDS]  # what the classifier judges
-    texts += [prepare(s) for s in ordinary]
+    texts += ordinary
     labels += [0] * len(ordinary)
     return texts, labels
 
 
-def caught(detector: Detector, items: Iterable[Planted]) -> tuple[int, int]:
+def caught(detector: Detector, items: Iterable[Planted], embed: Vectors | None = None) -> tuple[int, int]:
     """(planted texts with any sentence flagged, planted texts), tokens as the eval plants them."""
     hits = total = 0
     for item in items:
-        flags = detector.flags(sentences(fill(item.text, canary(item.id))))
+        parts = sentences(fill(item.text, canary(item.id)))
+        flags = detector.flags(parts, embed(parts) if embed is not None else None)
         hits += any(f is not None for f in flags)
         total += 1
     return hits, total
 
 
-def choose_threshold(model: Any, chunks: list[list[str]], max_rate: float) -> float:
+THRESHOLDS = [0.5 + 0.01 * i for i in range(49)] + [0.99 + 0.001 * i for i in range(10)]
+
+
+def choose_threshold(
+    make: Callable[[float], Detector], chunks: list[list[str]], max_rate: float, embed: Vectors | None = None
+) -> float:
     """The lowest threshold (from 0.5) at which at most max_rate of these ordinary documents'
-    sentences are flagged, neighbours included."""
-    for threshold in [0.5 + 0.01 * i for i in range(50)]:
-        flagged, total = flagged_share(Detector(model, threshold), chunks)
-        if flagged <= max_rate * total:
+    sentences are flagged, neighbours included. Sentences are scored once; the flags of each
+    threshold come from those scores."""
+    flat = [s for chunk in chunks for s in chunk]
+    vectors = embed(flat) if embed is not None and flat else None
+    scored = make(0.5).scores(flat, vectors)
+    for threshold in THRESHOLDS:
+        detector = make(threshold)
+        fixed = iter(scored)
+        flagged = 0
+        for chunk in chunks:
+            own = [detector._own(s, next(fixed), threshold) for s in chunk]
+            flagged += sum(f is not None for f in _with_neighbours(own))
+        if flagged <= max_rate * len(flat):
             return threshold
-    return 0.99
+    return THRESHOLDS[-1]
 
 
-def run(out: Path = MODEL_DIR) -> dict[str, Any]:
+def run(out: Path = MODEL_DIR, embedder: Embedder | None = None) -> dict[str, Any]:
+    """Fit both formulations on the train split, choose each one's threshold on the dev
+    documents, report both on dev, and save them (the one with vectors is used at ingestion
+    whenever the index's embedder is the one it read)."""
+    from sklearn.pipeline import make_pipeline
+
+    embedder = embedder or SentenceTransformerEmbedder()
+    cache: dict[str, NDArray[np.float32]] = {}
+
+    def embed(texts: Sequence[str]) -> NDArray[np.float32]:
+        missing = sorted({t for t in texts if t not in cache}, key=len, reverse=True)
+        for start in range(0, len(missing), 1024):
+            step = missing[start : start + 1024]
+            cache.update(zip(step, embedder.embed_documents(step), strict=True))
+        return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, embedder.dimension), np.float32)
+
     texts, labels = training_rows()
-    model = make_model()
-    model.fit(texts, labels)
+    prepared = [prepare(t) for t in texts]
+    text_model = make_pipeline(make_features(), make_classifier()).fit(prepared, labels)
+    features = make_features()
+    with_vectors = WithVectors(features, make_classifier(), VECTOR_WEIGHT, embedder.name, embedder.dimension)
+    with_vectors.classifier.fit(with_vectors.matrix(prepared, embed(texts)), labels)
     dev_chunks = document_chunks("dev")
-    threshold = choose_threshold(model, dev_chunks, MAX_DEV_FALSE_RATE)
-    detector = Detector(model, threshold)
+    threshold = choose_threshold(lambda t: Detector(text_model, t), dev_chunks, MAX_DEV_FALSE_RATE)
+    vectors_threshold = choose_threshold(
+        lambda t: Detector(text_model, threshold, with_vectors, t), dev_chunks, MAX_DEV_FALSE_RATE, embed
+    )
+    detector = Detector(text_model, threshold, with_vectors, vectors_threshold)
     dev_planted = [p for p in planted() if p.split == "dev"]
     dev_negatives = [n.text for n in negatives() if n.split == "dev"]
-    hits, total = caught(detector, dev_planted)
-    report = {
-        "threshold": round(threshold, 4),
+    report: dict[str, Any] = {"threshold": round(threshold, 4), "vectors_threshold": round(vectors_threshold, 4)}
+    for name, reads, cut in (("text", None, threshold), ("with_vectors", embed, vectors_threshold)):
+        report[name] = {
+            "dev_planted_caught": list(caught(detector, dev_planted, reads)),
+            "dev_document_sentences_flagged": list(flagged_share(detector, dev_chunks, reads)),
+            "train_document_sentences_flagged": list(flagged_share(detector, document_chunks("train"), reads)),
+            "dev_lookalikes_flagged": [
+                sum(s >= cut for s in detector.scores(dev_negatives, reads(dev_negatives) if reads else None)),
+                len(dev_negatives),
+            ],
+        }
+    report |= {
+        "embedder": embedder.name,
+        "vector_weight": VECTOR_WEIGHT,
         "train_sentences": len(texts),
         "train_planted_sentences": sum(labels),
-        "dev_planted_caught": [hits, total],
-        "dev_document_sentences_flagged": list(flagged_share(detector, dev_chunks)),
-        "train_document_sentences_flagged": list(flagged_share(detector, document_chunks("train"))),
-        "dev_lookalikes_flagged": [sum(s >= threshold for s in detector.scores(dev_negatives)), len(dev_negatives)],
         "max_dev_false_rate": MAX_DEV_FALSE_RATE,
         "seed": SEED,
     }
     out.mkdir(parents=True, exist_ok=True)
     with (out / "detector.pkl").open("wb") as handle:
-        pickle.dump(model, handle, protocol=5)
+        pickle.dump({"text": text_model, "with_vectors": with_vectors}, handle, protocol=5)
     (out / "detector.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
 
