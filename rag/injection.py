@@ -125,8 +125,15 @@ class Detector:
         per block costs more in overhead than the scoring itself), neighbours within a block.
         ``vectors``: one row per sentence of all blocks, in order, or None (text alone)."""
         threshold = self.vectors_threshold if vectors is not None and self.with_vectors else self.threshold
-        scores = iter(self.scores([s for block in blocks for s in block], vectors))
-        return [_with_neighbours([self._own(s, next(scores), threshold) for s in block]) for block in blocks]
+        return self.judge(blocks, self.scores([s for block in blocks for s in block], vectors), threshold)
+
+    def judge(
+        self, blocks: Sequence[Sequence[str]], scores: Sequence[float], threshold: float
+    ) -> list[list[Flag | None]]:
+        """Flags from scores already computed, one per sentence of all blocks (a threshold
+        search scores once and judges many times)."""
+        found = iter(scores)
+        return [_with_neighbours([self._own(s, next(found), threshold) for s in block]) for block in blocks]
 
     def _own(self, sentence: str, score: float, threshold: float) -> Flag | None:
         if ROLE_MARKERS.search(sentence):

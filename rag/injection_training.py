@@ -32,7 +32,7 @@ import numpy as np
 
 from rag.config import PROJECT_ROOT
 from rag.embedding import Embedder, SentenceTransformerEmbedder
-from rag.injection import MIN_WORDS, MODEL_DIR, Detector, WithVectors, _with_neighbours, prepare
+from rag.injection import MIN_WORDS, MODEL_DIR, Detector, WithVectors, prepare
 from rag.text import split_sentences
 
 if TYPE_CHECKING:
@@ -208,21 +208,15 @@ THRESHOLDS = [0.5 + 0.01 * i for i in range(49)] + [0.99 + 0.001 * i for i in ra
 
 
 def choose_threshold(
-    make: Callable[[float], Detector], chunks: list[list[str]], max_rate: float, embed: Vectors | None = None
+    detector: Detector, chunks: list[list[str]], max_rate: float, embed: Vectors | None = None
 ) -> float:
     """The lowest threshold (from 0.5) at which at most max_rate of these ordinary documents'
     sentences are flagged, neighbours included. Sentences are scored once; the flags of each
     threshold come from those scores."""
     flat = [s for chunk in chunks for s in chunk]
-    vectors = embed(flat) if embed is not None and flat else None
-    scored = make(0.5).scores(flat, vectors)
+    scored = detector.scores(flat, embed(flat) if embed is not None and flat else None)
     for threshold in THRESHOLDS:
-        detector = make(threshold)
-        fixed = iter(scored)
-        flagged = 0
-        for chunk in chunks:
-            own = [detector._own(s, next(fixed), threshold) for s in chunk]
-            flagged += sum(f is not None for f in _with_neighbours(own))
+        flagged = sum(f is not None for block in detector.judge(chunks, scored, threshold) for f in block)
         if flagged <= max_rate * len(flat):
             return threshold
     return THRESHOLDS[-1]
@@ -232,28 +226,25 @@ def run(out: Path = MODEL_DIR, embedder: Embedder | None = None) -> dict[str, An
     """Fit both formulations on the train split, choose each one's threshold on the dev
     documents, report both on dev, and save them (the one with vectors is used at ingestion
     whenever the index's embedder is the one it read)."""
-    from sklearn.pipeline import make_pipeline
+    from rag.indexing import embed_by_length
 
     embedder = embedder or SentenceTransformerEmbedder()
-    cache: dict[str, NDArray[np.float32]] = {}
+    cache: dict[str, NDArray[np.float32]] = {}  # the train documents' sentences are read twice
 
     def embed(texts: Sequence[str]) -> NDArray[np.float32]:
-        missing = sorted({t for t in texts if t not in cache}, key=len, reverse=True)
-        for start in range(0, len(missing), 1024):
-            step = missing[start : start + 1024]
-            cache.update(zip(step, embedder.embed_documents(step), strict=True))
+        missing = sorted({t for t in texts if t not in cache})
+        cache.update(zip(missing, embed_by_length(embedder, missing), strict=True))
         return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, embedder.dimension), np.float32)
 
     texts, labels = training_rows()
     prepared = [prepare(t) for t in texts]
-    text_model = make_pipeline(make_features(), make_classifier()).fit(prepared, labels)
-    features = make_features()
-    with_vectors = WithVectors(features, make_classifier(), VECTOR_WEIGHT, embedder.name, embedder.dimension)
+    text_model = make_model().fit(prepared, labels)
+    with_vectors = WithVectors(make_features(), make_classifier(), VECTOR_WEIGHT, embedder.name, embedder.dimension)
     with_vectors.classifier.fit(with_vectors.matrix(prepared, embed(texts)), labels)
     dev_chunks = document_chunks("dev")
-    threshold = choose_threshold(lambda t: Detector(text_model, t), dev_chunks, MAX_DEV_FALSE_RATE)
+    threshold = choose_threshold(Detector(text_model), dev_chunks, MAX_DEV_FALSE_RATE)
     vectors_threshold = choose_threshold(
-        lambda t: Detector(text_model, threshold, with_vectors, t), dev_chunks, MAX_DEV_FALSE_RATE, embed
+        Detector(text_model, threshold, with_vectors), dev_chunks, MAX_DEV_FALSE_RATE, embed
     )
     detector = Detector(text_model, threshold, with_vectors, vectors_threshold)
     dev_planted = [p for p in planted() if p.split == "dev"]
