@@ -84,10 +84,19 @@ def figures(text: str) -> list[Figure]:
     return out
 
 
+_QUALIFIED = re.compile(
+    r"^(?:about|approximately|around|roughly|nearly|almost|more than|over|less than|under|some|just over|"
+    r"just under|a little over|a little under|close to|at least|at most|up to)\s+",
+    re.I,
+)
+
+
 def is_figure(expected: str) -> bool:
     """True when an expected answer is a figure (to compare by value)."""
     if expected.strip().lower() in _WORDS:
         return True
+    # "about $750,000", "more than 25,500": a qualified figure is still compared by value
+    expected = _QUALIFIED.sub("", expected.strip())
     stripped = re.sub(r"[\s$%,.]|percent|per cent|million|billion|thousand|dollars", "", expected.lower())
     return bool(figures(expected)) and (
         stripped.isdigit() or stripped == "" or len(stripped) <= 2 or expected.strip()[0] in "$0123456789"

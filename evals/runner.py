@@ -35,6 +35,8 @@ class Item:
     kind: str = "plain"
     computed: bool = False
     doc: str = ""  # suites over several documents: the document the item is about
+    operation: str = ""  # arithmetic items: the calculation asked for (rag.arithmetic.OPERATIONS)
+    operands: tuple[str, ...] = ()  # arithmetic items: each operand verbatim (a count's list items)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Result:
     guarded: bool = False
     faithful_independent: bool = True  # evals/faithfulness.py's verdict
     confidence: float | None = None  # Answer.confidence: P(right), calibrated on the dev documents
+    # a computed answer: does its result follow from its cited operands? (None: nothing computed)
+    recomputes: bool | None = None
 
 
 def suite_path(name: str) -> Path:
@@ -104,6 +108,8 @@ def load_suite(name: str) -> list[Item]:
                     kind=raw.get("kind", "plain"),
                     computed=bool(raw.get("computed", False)),
                     doc=raw.get("doc", ""),
+                    operation=raw.get("operation", ""),
+                    operands=tuple(raw.get("operands") or ()),
                 )
             )
         except (KeyError, TypeError, json.JSONDecodeError) as exc:
@@ -118,6 +124,8 @@ def grade(item: Item, answer: Any, latency_ms: float, retrieval_rank: int | None
         correct = answer.abstained
     else:
         correct = not answer.abstained and metrics.any_answer_matches(item.answers, graded_text)
+    if correct and item.kind == "arithmetic" and not item.abstain:
+        correct = operands_right(item, answer)  # the right value from the wrong figures is not right
     citation_ok = None
     if not item.abstain and not answer.abstained and item.evidence:
         citation_ok = any(
@@ -140,7 +148,47 @@ def grade(item: Item, answer: Any, latency_ms: float, retrieval_rank: int | None
         backend=getattr(answer, "backend", "extractive"),
         guarded=getattr(answer, "guarded", False),
         confidence=getattr(answer, "confidence", None),
+        recomputes=_recomputes(answer),
     )
+
+
+def operands_right(item: Item, answer: Any) -> bool:
+    """Every operand of the item is an operand of the answer's computation, by value (a
+    list count: every listed item is among the counted ones). Items without operands
+    given are judged by their value alone."""
+    from rag import arithmetic
+
+    computation = getattr(answer, "computation", None)
+    if not item.operands:
+        return True
+    if computation is None:
+        return False
+    if item.operation == "count" or computation.operation == "count":
+        counted = [metrics.fold(o) for o in computation.operands]
+        return all(any(metrics.fold(o) in c or c in metrics.fold(o) for c in counted) for o in item.operands)
+
+    def value(span: str) -> tuple[float, float] | None:
+        if item.operation == "span":
+            day = arithmetic.date_of(span)
+            year = day.toordinal() if day else arithmetic.year_of(span)
+            if year is not None:
+                return (year, year)
+        q = arithmetic.quantity(span)
+        return (q.low, q.high) if q is not None else None
+
+    got = [value(o) for o in computation.operands]
+    said = [metrics.fold(o) for o in computation.operands]
+    # an operand without a figure ("Half" of a stated figure) is compared as text
+    return all((value(o) is not None and value(o) in got) or metrics.fold(o) in said for o in item.operands)
+
+
+def _recomputes(answer: Any) -> bool | None:
+    from rag import arithmetic
+
+    computation = getattr(answer, "computation", None)
+    if computation is None or answer.abstained:
+        return None
+    return arithmetic.recomputes(computation, [c.text for c in answer.citations])
 
 
 def evidence_rank(assistant: Any, item: Item) -> int | None:

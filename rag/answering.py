@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag import figures
+from rag import arithmetic, figures
 from rag.figures import Mention
 from rag.question import RANKING_WORDS, WINNER_WORDS, Question, looks_like_instructions
 from rag.text import FRAMING, STOPWORDS, acronym_definitions, fold, fuzzy_equal, stem, tokens
@@ -204,7 +204,19 @@ class ExtractiveAnswerer(Answerer):
             # each candidate's names are compared with "country" below: one forward pass for
             # the names of the leading candidates rather than one per name
             self.words.vectors(m.text.lower() for c in candidates[:8] for m in c.mentions if m.kind == "name")
+        if q.operation in _CALCULATED:
+            calculated = self._calculate(q, candidates, common, unknown)
+            if calculated is not None:
+                return calculated
         viable = [c for c in candidates if self._fits(q, c, common, unknown)]
+        listed = q.answer_type == "count" and not q.operation and not q.asserted
+        variety = _VARIETY.search(q.text) if listed else None  # asked by its form, not whenever no figure fits
+        if variety and not any(
+            stem(variety.group(1).lower()) in figures.noun_terms(m.noun) for c in viable[:3] for m in c.mentions
+        ):
+            counted = self._count_list(q, candidates)  # "how many kinds of X": a list of them, not a figure of X
+            if counted is not None:
+                return counted
         if not viable:
             return abstention(q)
         for c in viable[:8]:
@@ -218,9 +230,9 @@ class ExtractiveAnswerer(Answerer):
             return abstention(q)
         if q.operation == "span":
             span = self._span(q, viable)
-            if span is not None:
-                return span
-        if q.operation and q.answer_type in KINDS:
+            if span is not None or q.answer_type != "date" or _VERSION.search(q.text):
+                return span or abstention(q, "they do not date both events")
+        if q.operation in ("sum", "difference") and q.answer_type in KINDS:
             computed = self._compute(q, viable)
             if computed is not None:
                 return computed
@@ -457,6 +469,12 @@ class ExtractiveAnswerer(Answerer):
         short = ""
         if q.answer_type in KINDS:
             mention = _best_mention(q, c, KINDS[q.answer_type], self._similar)
+            share = _share_before(sentence, mention)
+            if share and not q.operation and not q.asserted and not q.confirm and _asks_the_part(q, sentence, mention):
+                # "Half of the 20 million to 30 million victims are children": the children are
+                # half of that figure, worked out, not the whole figure repeated
+                computation = arithmetic.compute("fraction", [share, mention.text])
+                return self._reply(q, [c], computation.result, computation=computation)
             short = _figure_phrase(q, mention)
         elif q.answer_type == "date":
             short = _best_by_proximity(q, c, _dates(q, c)).text
@@ -481,75 +499,168 @@ class ExtractiveAnswerer(Answerer):
                 correction = "No: the documents give a different name from the question's."
         return self._reply(q, [c], short or sentence, correction=correction)
 
+    def _calculate(
+        self, q: Question, candidates: list[_Candidate], common: Callable[[str], bool], unknown: Callable[[str], bool]
+    ) -> Answer | None:
+        """A ratio, average, fraction, multiple or comparison of stated figures. The
+        operands are figures of any kind at first (the answer, a share or an average, is
+        not what the sentences state), chosen as the answer would be; a calculation with
+        an operand missing is an abstention that names it. None: answer as usual."""
+        operands_q = replace(q, answer_type="quantity", partitive=False)
+        viable = [c for c in candidates if self._fits(operands_q, c, common, unknown)]
+        if q.operation == "ratio" and viable and any(m.kind == "percent" for m in viable[0].mentions):
+            return None  # the share is stated: read it, do not work it out
+        if q.operation == "average" and viable and _states_each(viable[0], q):
+            return None  # "$10,000 each": the average is printed
+        counted = bool(viable) and any(
+            m.kind == "count" and q.per and q.per in figures.noun_terms(m.noun) for m in viable[0].mentions
+        )  # "each school" and "150 schools": the sentence is about what the question divides among
+        if not viable or (max(c.score for c in viable) < self.threshold and not counted):
+            return abstention(q)  # a calculation asked for: a figure the documents print is not its answer
+        return self._compute(q, viable) or abstention(q)
+
     def _compute(self, q: Question, viable: list[_Candidate]) -> Answer | None:
+        kinds = _OPERAND_KINDS.get(q.operation) or KINDS.get(q.answer_type, FIGURE_TYPES)
+        stated = _stated_values(q)
         pool: list[tuple[float, Mention, _Candidate]] = []
-        for c in sorted(viable, key=lambda c: -c.score)[:3]:
+        for c in sorted(viable, key=lambda c: -c.score)[:4]:
             for m in c.mentions:
-                if m.kind in KINDS[q.answer_type]:
-                    pool.append((_mention_score(q, c, m, ignore_time=True) + c.score, m, c))
-        pool.sort(key=lambda item: -item[0])
-        chosen: list[tuple[Mention, _Candidate]] = []
-        # Operands tied to the question's time anchors ("in 2019 and 2021", "today than in 2008") first.
-        anchors: list[str] = list(q.years) + (["now"] if q.now else [])
-        if len(anchors) >= 2:
-            for anchor in anchors:
-                for _, m, c in pool:
-                    attached = _attached_years(c, m)
-                    fits = anchor in attached if anchor != "now" else not attached
-                    if fits and all(m is not o for o, _ in chosen):
-                        chosen.append((m, c))
-                        break
-            if len(chosen) < 2:
-                chosen = []
-        for _, m, c in pool:
-            if len(chosen) == 2:
-                break
-            if figures.value(m.text) is not None and all(
-                figures.value(m.text) != figures.value(o.text) for o, _ in chosen
-            ):
-                chosen.append((m, c))
-        if len(chosen) < 2:
+                if m.kind in kinds and figures.value(m.text) is not None:
+                    named = 1.0 if figures.value(m.text) in stated else 0.0  # the question names this operand
+                    pool.append((_mention_score(q, c, m, ignore_time=True) + c.score + named, m, c))
+            pool.sort(key=lambda item: -item[0])
+        # an operand is a figure the question is about: a word of the question is said of it,
+        # or the question states it ("each of the 265 projects")
+        pool = [item for item in pool if _about_question(q, item[1], item[2]) or figures.value(item[1].text) in stated]
+        chosen = _operands(q, pool)
+        need = 1 if q.operation == "fraction" else 2
+        if len(chosen) < need:
+            return self._missing(q, chosen) if q.operation in _SAYS_MISSING else None
+        if q.operation == "fraction":
+            ((a, ca),) = chosen[:1]
+            computation = arithmetic.compute("fraction", [a.text], q.factor)
+            return self._reply(q, [ca], computation.result, computation=computation)
+        (a, ca), (b, cb) = chosen[:2]
+        va, vb = figures.value(a.text) or 0.0, figures.value(b.text) or 0.0
+        if q.operation in ("difference", "compare", "times") and vb > va:
+            (a, ca), (b, cb) = (b, cb), (a, ca)  # the larger first: a difference is not negative
+        if q.operation == "ratio":
+            stated = _stated_values(q)
+            if figures.value(b.text) not in stated and (figures.value(a.text) in stated or vb < va):
+                (a, ca), (b, cb) = (b, cb), (a, ca)  # the part over the whole ("of its $60 million": the whole)
+            if (figures.value(a.text) or 0.0) > (figures.value(b.text) or 0.0):
+                return self._missing(q, [(b, cb)])  # a share of more than the whole is two unrelated figures
+        if q.operation == "ratio" and not _own_terms(q, a, ca, b, cb):
+            return self._missing(q, [(b, cb)])  # the whole is given; nothing says how much of it the part is
+        try:
+            computation = arithmetic.compute(q.operation, [a.text, b.text])
+        except ValueError:
             return None
-        (a, ca), (b, cb) = chosen
-        va, vb = figures.value(a.text), figures.value(b.text)
-        assert va is not None and vb is not None
-        if q.operation == "sum":
-            result, formula = va + vb, f"{_bare(a.text)} + {_bare(b.text)}"
-        else:
-            (a, ca), (b, cb) = sorted(chosen, key=lambda pair: -(figures.value(pair[0].text) or 0))
-            result, formula = abs(va - vb), f"{_bare(a.text)} \u2212 {_bare(b.text)}"
-        short = figures.format_value(result, _bare(a.text))
-        if q.operation == "difference" and a.kind == b.kind == "percent":
-            short = re.sub(r"\s*(?:%|percent)$", " percentage points", short)  # 238% - 58% is 180 points, not 180%
-        if q.answer_type == "count" and a.noun:
+        short = computation.result
+        if q.answer_type == "count" and a.noun and q.operation in ("sum", "difference"):
             short = f"{short} {a.noun}"
+        if q.operation == "compare":
+            short = f"{_bare(a.text)} is the larger, by {computation.result}"
         cited = [ca] if ca is cb else [ca, cb]
-        return self._reply(q, cited, short, computed=formula)
+        return self._reply(q, cited, short, computation=computation)
+
+    def _missing(self, q: Question, chosen: list[tuple[Mention, _Candidate]]) -> Answer:
+        """Name what a calculation lacks: the documents give one figure, not the other."""
+        if q.operation == "average" and chosen and q.per and q.per in figures.noun_terms(chosen[0][0].noun):
+            what = "the total to share among them"  # the count is given, the amount is not
+        elif q.operation == "average" and chosen:
+            what = f"how many {q.per} it is shared among" if q.per else "a count to divide it by"
+        elif q.operation == "fraction":
+            what = "the figure to take that share of"
+        else:
+            what = "a second figure to work it out with"
+        gave = f"they give {chosen[0][0].text}, but not {what}" if chosen else f"they do not give {what}"
+        answer = abstention(q, gave)
+        return replace(answer, missing=what)
+
+    def _count_list(self, q: Question, candidates: list[_Candidate]) -> Answer | None:
+        """ "How many kinds of X are there?" where the best sentences list the Xs and give no
+        count: the list nearest the question's words is counted, and cited."""
+        asked = set(q.terms) | set(q.focus)
+        for c in sorted(candidates, key=lambda c: -c.score)[:2]:
+            if c.score < self.threshold:
+                break
+            options = _lists(c.sentence.text)
+            if not options:
+                continue
+            _, items = max(options, key=lambda option: len(asked & {stem(t) for t in tokens(option[0])[-8:]}))
+            computation = arithmetic.compute("count", items)
+            return self._reply(q, [c], computation.result, computation=computation)
+        return None
 
     def _span(self, q: Question, viable: list[_Candidate]) -> Answer | None:
-        """Years between two events: the year of the best sentence and the different year
-        of the next best one ("launched ... in 2013", "In 2016, the partners announced")."""
-        chosen: list[tuple[int, _Candidate]] = []
-        for c in sorted(viable, key=lambda c: -(c.score - c.soft_penalty))[:4]:
-            dated = [m for m in _dates(q, c) if figures.years(m.text)]
-            if not dated:
-                continue
-            year = int(next(iter(figures.years(_best_by_proximity(q, c, dated).text))))
-            if all(year != y and c is not o for y, o in chosen):
-                chosen.append((year, c))
-            if len(chosen) == 2:
-                break
+        """Time between two events: the date of the best sentence and the different date
+        of the next best one ("launched ... in 2013", "In 2016, the partners announced"),
+        or the two dates of one sentence that gives both."""
+        unit = _span_unit(q.text)
+        ranked = sorted(viable, key=lambda c: -(c.score - c.soft_penalty))
+
+        def when(m: Mention) -> object:
+            return arithmetic.date_of(m.text) if unit else int(next(iter(figures.years(m.text))))
+
+        def dated(c: _Candidate) -> list[Mention]:
+            return [m for m in _dates(q, c) if figures.years(m.text) and (not unit or arithmetic.date_of(m.text))]
+
+        chosen: list[tuple[Mention, _Candidate]] = []
+        for version in _VERSION.findall(q.text)[:2]:
+            # "between sed 4.8 and 4.9": each operand is the date given beside that version
+            mark = re.compile(rf"(?<![\w.]){re.escape(version)}(?![\w]|\.\d)")
+            for c in ranked:
+                at = mark.search(c.sentence.text)
+                options = [m for m in dated(c) if at and m.start > at.start()]
+                if options and all(m is not options[0] for m, _ in chosen):
+                    chosen.append((options[0], c))
+                    break
+        if _VERSION.findall(q.text)[:2] and len(chosen) < 2:
+            return None  # the question names the releases: dates of other releases do not answer it
+        if not chosen and not q.years and ranked:
+            # "from 154 countries in 2008 ..., and since 2010 has ...": one sentence dates both events
+            distinct = {when(m): m for m in reversed(dated(ranked[0]))}
+            if len(distinct) == 2:
+                chosen = [(m, ranked[0]) for m in distinct.values()]
+        if not chosen:
+            for c in ranked[:4]:
+                options = dated(c)
+                if not options:
+                    continue
+                best = _best_by_proximity(q, c, options)
+                same_document = all(c.hit.chunk.source == oc.hit.chunk.source for _, oc in chosen)
+                if same_document and all(when(best) != when(o) and c is not oc for o, oc in chosen):
+                    chosen.append((best, c))
+                if len(chosen) == 2:
+                    break
         if len(chosen) < 2:
             return None
-        (late, _), (early, _) = sorted(chosen, key=lambda pair: -pair[0])
-        years_ = late - early
-        short = f"{years_} year{'s' if years_ != 1 else ''}"
-        return self._reply(q, [chosen[0][1], chosen[1][1]], short, computed=f"{late} \u2212 {early}")
+        ordered = sorted(chosen, key=lambda pair: str(arithmetic.date_of(pair[0].text) or when(pair[0])), reverse=True)
+        try:
+            computation = arithmetic.compute("span", [m.text for m, _ in ordered], unit=unit)
+        except ValueError:
+            return None
+        cited = [chosen[0][1]] if chosen[0][1] is chosen[1][1] else [c for _, c in chosen]
+        return self._reply(q, cited, computation.result, computation=computation)
 
     def _reply(
-        self, q: Question, cited: list[_Candidate], short: str, *, computed: str = "", correction: str = ""
+        self,
+        q: Question,
+        cited: list[_Candidate],
+        short: str,
+        *,
+        computed: str = "",
+        correction: str = "",
+        computation: arithmetic.Computation | None = None,
     ) -> Answer:
         citations = tuple(_citation(c) for c in cited)
+        if computation is not None:
+            if not arithmetic.recomputes(computation, [c.text for c in citations]):
+                # the guard's rule, for every backend: a computed figure is stated only when it
+                # follows from operands verbatim in what is cited
+                return abstention(q, "a figure worked out from them could not be checked against the cited text")
+            computed = computation.formula
         markers = "".join(f"[{i}]" for i in range(1, len(citations) + 1))
         lead = short if short.endswith((".", "?", "!")) else f"{short}."
         if computed:
@@ -570,6 +681,7 @@ class ExtractiveAnswerer(Answerer):
             short_answer=short,
             answer_type=q.answer_type,
             computed=bool(computed),
+            computation=computation,
             corrected=bool(correction),
             resolved_question=q.text,
         )
@@ -1185,6 +1297,171 @@ def _correction(q: Question, c: _Candidate, short: str) -> str:
 def _kind_of(text: str) -> str:
     found = figures.mentions(text)
     return found[0].kind if found else "count"
+
+
+# Calculations the answerer works out from operands of any figure kind (sums and
+# differences keep the asked kind: "how many more countries" adds countries).
+_CALCULATED = frozenset({"ratio", "average", "fraction", "times", "compare"})
+_OPERAND_KINDS = {
+    "ratio": ("count", "money"),
+    "times": ("count", "money", "percent"),
+    "average": ("count", "money"),
+    "fraction": ("count", "money"),
+    "compare": FIGURE_TYPES,
+}
+_MONEY_WORDS = re.compile(
+    r"\$|\b(?:money|dollars?|funding|funds?|funded|awarded|amount|budget|cost|spent|grants?)\b", re.I
+)
+_SAYS_MISSING = frozenset({"ratio", "average", "fraction", "times"})
+_EACH_STATED = re.compile(r"\b(?:each|per|apiece|on average|an average of|average)\b", re.I)
+
+
+_VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.]*\d)")
+# "how many kinds of membership": a count of varieties, which a list gives and a figure of the thing does not
+_VARIETY = re.compile(
+    r"\bhow many (?:different |distinct |separate )?(kinds|types|sorts|categories|forms|ways|varieties|options|styles|"
+    r"methods|classes|levels|areas|groups|things|steps|stages)\b",
+    re.I,
+)
+_SPAN_UNIT = re.compile(r"\bhow many (days|weeks|months)\b|\bin (days|weeks|months)\b", re.I)
+
+
+def _span_unit(text: str) -> str:
+    """ "how many days after ...": the span is counted in days, from full dates."""
+    m = _SPAN_UNIT.search(text)
+    return (m.group(1) or m.group(2)).lower() if m else ""
+
+
+def _figure_clause(c: _Candidate, m: Mention) -> set[str]:
+    """The stemmed words of the clause a figure sits in (between commas, dashes, brackets)."""
+    text = c.sentence.text
+    start = max(text.rfind(p, 0, m.start) for p in ",;()\u2013\u2014") + 1
+    ends = [i for p in ",;()\u2013\u2014" if (i := text.find(p, m.end)) >= 0]
+    words = {stem(t) for t in tokens(text[start : min(ends, default=len(text))])} - STOPWORDS
+    return words - {stem(t) for t in tokens(m.text)}  # the figure's own words say nothing of what it counts
+
+
+def _about_question(q: Question, m: Mention, c: _Candidate) -> bool:
+    """Some word of the question is in the figure's sentence, besides the figure itself."""
+    said = {stem(t) for t in tokens(c.sentence.text)} - {stem(t) for t in tokens(m.text)} - STOPWORDS
+    return bool(said & set(q.terms))
+
+
+def _own_terms(q: Question, part: Mention, cp: _Candidate, whole: Mention, cw: _Candidate) -> bool:
+    """A share needs a part the question describes: some word of the question is said of
+    the part's figure and not of the whole's ("ongoing" projects of all those awarded);
+    "what share of its 25 million users are in the US" finds none, and is not worked out."""
+    asked = set(q.terms) - {stem(t) for t in tokens(f"{part.text} {whole.text}")}
+    return bool((_figure_clause(cp, part) & asked) - _figure_clause(cw, whole))
+
+
+def _states_each(c: _Candidate, q: Question) -> bool:
+    """The sentence prints a per-item figure itself ("$10,000 each", "an average of 12 per day")."""
+    return bool(_EACH_STATED.search(c.sentence.text)) and any(m.kind in ("money", "count") for m in c.mentions)
+
+
+def _operands(q: Question, pool: list[tuple[float, Mention, _Candidate]]) -> list[tuple[Mention, _Candidate]]:
+    """The figures a calculation uses, best first, as (mention, sentence)."""
+    chosen: list[tuple[Mention, _Candidate]] = []
+
+    def value(m: Mention) -> float | None:
+        return figures.value(m.text)
+
+    def fresh(m: Mention) -> bool:
+        return all(m is not o and value(m) != value(o) for o, _ in chosen)
+
+    if q.operation == "average":
+        stated = _stated_values(q)
+        divisors = [
+            (m, c)
+            for _, m, c in pool
+            if m.kind == "count" and (q.per in figures.noun_terms(m.noun) if q.per else value(m) in stated)
+        ]
+        money = q.answer_type == "money" or (q.answer_type == "quantity" and any(m.kind == "money" for _, m, _ in pool))
+        totals = [(m, c) for _, m, c in pool if m.kind == ("money" if money else "count")]
+        divisor = divisors[0] if divisors else None
+        total = next(
+            (t for t in totals if divisor is None or (t[0] is not divisor[0] and value(t[0]) != value(divisor[0]))),
+            None,
+        )
+        return [x for x in (total, divisor) if x is not None] if total else ([divisor] if divisor else [])
+    if q.operation == "fraction":
+        return [(m, c) for _, m, c in pool[:1]]
+    # Operands tied to the question's time anchors ("in 2019 and 2021", "today than in 2008") first.
+    anchors: list[str] = list(q.years) + (["now"] if q.now else [])
+    if len(anchors) >= 2 and q.operation in ("sum", "difference", "compare", "times", "ratio"):
+        for anchor in anchors:
+            for _, m, c in pool:
+                attached = _attached_years(c, m)
+                fits = anchor in attached if anchor != "now" else not attached
+                if fits and all(m is not o for o, _ in chosen):
+                    chosen.append((m, c))
+                    break
+        if len(chosen) < 2:
+            chosen = []
+    if _MONEY_WORDS.search(q.text) and any(m.kind == "money" for _, m, _ in pool):
+        pool = [item for item in pool if item[1].kind == "money"]  # "the gap in dollars", "what share of the money"
+    for _, m, c in pool:
+        if value(m) is not None and fresh(m):
+            chosen.append((m, c))
+            break
+    if len(chosen) == 1:
+        first, home = chosen[0]
+        nouns = figures.noun_terms(first.noun)
+
+        def fit(item: tuple[float, Mention, _Candidate]) -> float:
+            # the other operand counts the same things ("30,000 counterparts", "4,500 officers"
+            # are both people trained), and sits near the first when it can
+            _, m, c = item
+            return item[0] + 0.5 * bool(nouns & figures.noun_terms(m.noun)) + 0.2 * (c is home)
+
+        for _, m, c in sorted(pool, key=lambda item: -fit(item)):
+            # both figures from one document: a calculation across unrelated documents is not asked
+            if (
+                value(m) is not None
+                and fresh(m)
+                and m.kind == first.kind
+                and c.hit.chunk.source == home.hit.chunk.source
+            ):
+                chosen.append((m, c))
+                break
+    return chosen
+
+
+_ITEM = r"[^\s,;:.()\u2013\u2014\"\u201c\u201d]+(?:\s+[^\s,;:.()\u2013\u2014\"\u201c\u201d]+){0,4}"
+_LIST = re.compile(rf"{_ITEM},\s+(?:{_ITEM},\s+)*(?:and|or)\s+{_ITEM}")
+_SHARE_BEFORE = re.compile(r"(?:" + arithmetic.FRACTION.pattern + r")\s+of\s+(?:the\s+|its\s+|their\s+)?$", re.I)
+
+
+def _asks_the_part(q: Question, sentence: str, mention: Mention) -> bool:
+    """ "Half of the 20 million victims are children": a question about the children (a
+    word of what the sentence says of the share, not of the figure) asks for the part."""
+    said = {stem(t) for t in tokens(sentence[mention.end :])} - figures.noun_terms(mention.noun) - STOPWORDS
+    return bool(said & set(q.terms))
+
+
+def _share_before(sentence: str, mention: Mention) -> str:
+    """ "Half of the 20 million victims": the share a sentence takes of its figure, verbatim."""
+    m = _SHARE_BEFORE.search(sentence[max(0, mention.start - 40) : mention.start])
+    return m.group(0).split(" of")[0].strip() if m else ""
+
+
+def _lists(sentence: str) -> list[tuple[str, list[str]]]:
+    """The comma lists of a sentence ("prosecution, protection, and prevention"), each with
+    the text before it and its items, verbatim. The first and last items are cut to the
+    length of the middle ones: the match runs from the clause start to the clause end."""
+    found = []
+    for m in _LIST.finditer(sentence):
+        items = [i.strip() for i in re.split(r",\s+(?:and\s+|or\s+)?", m.group(0))]
+        if len(items) < 3 or any(not re.search(r"[A-Za-z]{2}", i) or re.fullmatch(r"\d+\w{0,2}", i) for i in items):
+            continue  # "21st, 2003, and ..." lists dates, not things
+        width = max(len(i.split()) for i in items[1:-1])
+        head = items[0].split()
+        items[0] = " ".join(head[-width:])
+        items[-1] = " ".join(items[-1].split()[:width])
+        lead = sentence[: m.start()] + " ".join(head[:-width])
+        found.append((lead, items))
+    return found
 
 
 def _bare(text: str) -> str:

@@ -39,7 +39,8 @@ _PERCENT = re.compile(
     re.I,
 )
 _DATE = re.compile(
-    rf"\b(?:(?:early|mid|late)[- ])?(?:{MONTHS})(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?(?:\s+(?:19|20)\d{{2}})?\b"
+    r"\b(?:19|20)\d{2}-(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])\b"  # ISO 8601: "2018-12-29"
+    rf"|\b(?:(?:early|mid|late)[- ])?(?:{MONTHS})(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?(?:\s+(?:19|20)\d{{2}})?\b"
     rf"|\b(?:19|20)\d{{2}}\b(?!\s*(?:percent|%))"
 )
 _COUNT = re.compile(
@@ -217,8 +218,17 @@ _IDENTIFIER = re.compile(r"\b(?:Order|No\.|Number|Section|Article|Resolution|Tit
 _IDENTIFIER_NUMBER = re.compile(r"\s+\d[\d-]*\b")
 
 
+_VERSION_BEFORE = re.compile(r"(?:\b(?:version|versions|release|releases|v)\s*|\d\.)$", re.I)
+
+
 def _not_a_count(sentence: str, start: int, end: int) -> bool:
-    """Ordinals-in-names and identifiers are not counts ("Executive Order 13627", "first")."""
+    """Ordinals-in-names, identifiers and version numbers are not counts ("Executive Order
+    13627", "first", "release 1.3.10", "version 2.2")."""
+    before = sentence[max(0, start - 16) : start]
+    if re.match(r"\.\d", sentence[end : end + 2]) or _VERSION_BEFORE.search(before[-10:]):
+        return True
+    if "." in sentence[start:end] and re.search(r"\b[A-Z][\w+-]*\s$", before):
+        return True  # "Python 2.7", "Solaris 2.6": a decimal after a name is its version
     return bool(_IDENTIFIER.search(sentence[max(0, start - 12) : start]))
 
 

@@ -252,7 +252,8 @@ class GenerativeAnswerer(Answerer):
             return self._fall_back(evidence, fallback, "empty", started, raw=raw)
         if says_dont_know(text):
             return self._fall_back(evidence, fallback, "model_abstained", started, raw=raw)
-        violations = guard.check(text, [h.chunk.text for h in hits])
+        computed = (fallback.computation,) if fallback.computation is not None else ()
+        violations = guard.check(text, [h.chunk.text for h in hits], computed)
         cited = [n for n in guard.markers(text) if 1 <= n <= len(hits)]
         if not cited and not violations:
             violations.append("the answer cites no passage")

@@ -22,6 +22,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag import arithmetic
+from rag.arithmetic import Computation
 from rag.figures import MONTHS, WORD_VALUES
 
 # Digits with an optional scale and unit, as in evals/metrics.py (so the guard and the
@@ -142,12 +144,14 @@ def supported(figure: Figure, allowed: Sequence[Figure]) -> bool:
     )
 
 
-def check(answer_text: str, passages: Sequence[str]) -> list[str]:
+def check(answer_text: str, passages: Sequence[str], computations: Sequence[Computation] = ()) -> list[str]:
     """The guard's violations for a generated answer over numbered passages (1-based).
 
     * every [n] names a passage (1..len(passages));
     * an answer that states figures cites at least one passage;
-    * every figure is in a passage the answer cites (compared by value);
+    * every figure is in a passage the answer cites (compared by value), or is the result
+      of one of ``computations`` that recomputes from the cited passages (its operands
+      verbatim there, the arithmetic done again giving the same result);
     * nothing is repeated that only an instruction planted in a passage says.
     """
     violations: list[str] = []
@@ -161,8 +165,15 @@ def check(answer_text: str, passages: Sequence[str]) -> list[str]:
         violations.append("the answer states figures but cites no passage")
     allowed = [f for n in valid for f in figures(passages[n - 1])]
     elsewhere = {n: figures(p) for n, p in enumerate(passages, 1) if n not in valid}
+    cited_text = [passages[n - 1] for n in valid]
+    results: list[Figure] = []
+    for computation in computations:
+        if arithmetic.recomputes(computation, cited_text):
+            results += figures(computation.result)
+        else:
+            violations.append(f"the computed {computation.result!r} does not follow from its cited operands")
     for figure in stated:
-        if supported(figure, allowed):
+        if supported(figure, allowed) or supported(figure, results):
             continue
         holders = [n for n, found in elsewhere.items() if supported(figure, found)]
         if holders:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from rag import arithmetic
 from rag.figures import WORD_VALUES, mentions, years
 from rag.text import STOPWORDS, content_terms, expand_shorthand, split_sentences, stem, tokens
 
@@ -57,15 +58,19 @@ _RELATIVE_TIME = re.compile(
     r"\b(?:last|this|next|past|previous) (?:year|month|week|decade|quarter)\b|\byesterday\b|\brecently\b", re.I
 )
 _SUM = re.compile(
-    r"\b(?:combined|in sum|sum of|add(?:ed)? up|adding|added together|both|put together|total of .+ and\b|first two|first three|all three|counting both)\b",
+    r"\b(?:combined|in sum|sum of|add(?:ed)? up|add(?:ing)? in|adding|added together|both|put together|total of .+ and\b|first two|first three|all three|counting both)\b",
     re.I,
 )
 # "how many more ... than", "how many percentage points bigger was X than Y"
 _COMPARATIVE = r"\bhow (?:many|much)\b(?:\s+[\w-]+){0,3}?\s+(?:more|fewer|less|bigger|larger|higher|greater|smaller|lower)\b.*\bthan\b"
+# "by how much did X exceed Y", "how far ahead of": a difference by its verb
+_EXCEEDS = r"\bby how (?:many|much)\b[^?]*\b(?:exceed|exceeded|outnumber|outnumbered|outpace|outpaced|top|topped|beat|surpass|surpassed)\b"
 _DIFF = re.compile(
-    r"\bby how (?:many|much)\b.*\b(?:grow|grew|increase|rise|rose|go up|went up|expand|climb)|\b(?:how many more|how much more|how many fewer|how much less|difference|grew by|grow by|increase(?:d)? by|rise by|rose by|gap between|more than in\b|change(?:d)? (?:from|between)|went up by|added between)\b"
+    r"\bby how (?:many|much)\b.*\b(?:grow|grew|increase|rise|rose|go up|went up|expand|climb)|\b(?:how many more|how much more|how many fewer|how much less|difference|grew by|grow by|increase(?:d)? by|rise by|rose by|gap\b[^?]{0,40}\bbetween|more than in\b|by how many percentage points|change(?:d)? (?:from|between)|went up by|added between)\b"
     + "|"
-    + _COMPARATIVE,
+    + _COMPARATIVE
+    + "|"
+    + _EXCEEDS,
     re.I,
 )
 _INSTRUCTION = re.compile(
@@ -179,7 +184,10 @@ class Question:
     cumulative: bool = False  # "in total", "so far": prefer running totals over current figures
     future: bool = False  # "when will ...", "the next one": prefer what the documents say is coming
     relative_time: tuple[str, ...] = ()  # "last year": the sentence must say so too
-    operation: str = ""  # "sum" | "difference" | "span" (years between two events) | ""
+    # a calculation asked for: one of rag.arithmetic.OPERATIONS ("sum", "ratio", "span", ...) or ""
+    operation: str = ""
+    factor: float = 0.0  # "half of the victims": the share a "fraction" applies
+    per: str = ""  # "per project", "each of the 265 projects": what an "average" divides among (stemmed)
     wants_person: bool = False  # "who led / directs / heads ...": a person, not an office
     several: bool = False  # "which two bodies", "which organizations": every name of the list, not one
     expands: str = ""  # "what does CPC stand for": the acronym whose long form is asked for
@@ -431,6 +439,17 @@ def analyse(text: str) -> Question:
             or words[i + 1] in {"to", "document", "documents"}
         )
     )
+    operation = _operation(ask, kind, factual)
+    if operation == "span":
+        kind = "date"  # "how many years between": the answer comes from two dates
+    elif operation == "ratio":
+        kind = "percent"  # "what fraction of the officials": a share, whatever the words
+    elif operation in ("average", "fraction", "times", "compare", "difference") and kind not in (
+        "count",
+        "money",
+        "percent",
+    ):
+        kind = "quantity"
     asserted = tuple(m.text for m in mentions(factual) if m.kind in ("money", "percent", "count"))
     asserted += tuple(sorted(years(premise)))  # a year stated as a premise is checked, not required
     # "When it met in December 2017, what month was that?": a date question that gives a
@@ -482,7 +501,9 @@ def analyse(text: str) -> Question:
         cumulative=bool(_CUMULATIVE.search(ask)),
         future=bool(_FUTURE.search(ask)),
         relative_time=tuple(m.group(0).lower() for m in _RELATIVE_TIME.finditer(ask)),
-        operation=_operation(ask, kind),
+        operation=operation,
+        factor=arithmetic.fraction_of(factual) if operation == "fraction" else 0.0,
+        per=_per(factual) if operation == "average" else "",
         wants_person=bool(_WANTS_PERSON.search(ask)),
         several=kind == "name" and _asks_several(ask),
         expands=expands,
@@ -734,20 +755,95 @@ def _entities(text: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _operation(text: str, kind: str) -> str:
+# "per the fact sheet" is "according to", not a rate
+_DETERMINER = r"(?:the|a|an|its|their|his|her|our|your|this|that|these|those)\b"
+_RATIO = re.compile(
+    r"\bwhat (?:share|percentage|percent|per cent|proportion|fraction|portion|ratio)\b(?!\s+(?:more|fewer|less|higher|lower|increase|decrease|rise|drop)\b)|\bhow many percent\b|\bwhat %"
+    r"|\bas an? (?:share|percentage|fraction|proportion|percent) of\b|\bratio (?:of|between)\b"
+    r"|\bhow (?:big|large) (?:a )?(?:share|part|fraction|portion|proportion)\b",
+    re.I,
+)
+_TIMES = re.compile(
+    r"\bhow many times\b|\bas a multiple\b|\b(?:what|which) multiple\b|\bhow many[- ]fold\b|\bby what factor\b",
+    re.I,
+)
+_AVERAGE = re.compile(
+    r"\b(?:on average|an average|the average|average|mean|per (?!cent\b)(?!" + _DETERMINER + r")[a-z]+)\b",
+    re.I,
+)
+# "If a third of them ...", "Suppose 10% of the members ...": a share the asker applies (a
+# premise that states one, "Given that half of the 50 million ...", is a claim to check)
+_HYPOTHETICAL = re.compile(r"^\s*(?:\w+\s+){0,2}(?:if|suppose|supposing|assuming|imagine|say)\b", re.I)
+_EACH = re.compile(r"\b(?:each|apiece|every single)\b", re.I)
+# the thing a total is shared among: "per project", "each of the 265 projects", "each grantee"
+_PER = re.compile(
+    r"\bper (?!" + _DETERMINER + r")([a-z][\w-]+)|\beach (?:of (?:the|those|these|its|their|them) )?"
+    r"(?:(?:more than|over|about|approximately|some|roughly)\s+)?(?:[\d,.]+\s+)?([a-z][\w-]+(?:\s+[a-z][\w-]+){0,3})",
+    re.I,
+)
+_COMPARE = re.compile(
+    r"\b(?:which|who|what)\b[^?]*\b(?:larger|bigger|greater|more|higher|smaller|fewer|less|lower)\b[^?]*\bor\b"
+    r"|\b(?:larger|bigger|greater|higher|smaller|lower)\b[^?]*\bor\b[^?]*\?\s*$",
+    re.I,
+)
+
+
+def _operation(text: str, kind: str, factual: str = "") -> str:
+    """The calculation a question asks for, recognised by its form, not by its topic:
+    "what share of" (ratio), "how many times" (times), "per X" or "each of the N" with a
+    figure asked (average), "half of" a figure (fraction), "which is larger, X or Y"
+    (compare), two points in time or "how many more" (difference), "combined" (sum),
+    "how many years between" (span)."""
+    whole = factual or text
     if kind == "date" and _YEARS_BETWEEN.search(text) and len(years(text)) < 2:
         return "span"  # the years of two events, subtracted
-    if kind not in ("count", "money", "percent", "quantity"):
-        return ""
+    if (
+        _YEARS_BETWEEN.search(text)
+        and re.search(r"\bhow (?:many (?:years|days|weeks|months)|long)\b", text, re.I)
+        and len(years(text)) < 2
+    ):
+        return "span"
+    if _RATIO.search(text):
+        return "ratio"
+    if _TIMES.search(text):
+        return "times"
+    if (
+        kind in ("count", "money", "quantity", "description")
+        and (_AVERAGE.search(text) or (_EACH.search(text) and re.search(r"\d", whole)))
+        and (_PER.search(whole) or re.search(r"\baverage\b", text, re.I))
+    ):
+        return "average"
+    if kind in ("count", "money", "quantity", "description", "percent") and re.search(
+        r"(?:" + arithmetic.FRACTION.pattern + r")\s+of\b", text if not _HYPOTHETICAL.search(whole) else whole, re.I
+    ):
+        return "fraction"
+    if _COMPARE.search(text):
+        return "compare"
     anchors = len(years(text)) + bool(_NOW.search(text))
-    explicit = re.search(r"\b(?:difference|gap)\b|" + _COMPARATIVE, text, re.I)
+    explicit = re.search(
+        r"\b(?:difference|gap)\b|by how many percentage points|" + _COMPARATIVE + "|" + _EXCEEDS, text, re.I
+    )
+    if kind not in ("count", "money", "percent", "quantity") and not (explicit and kind == "description"):
+        return ""
     if _DIFF.search(text) and (anchors >= 2 or explicit):
         return "difference"  # two points in time, or an explicit comparison: compute it
     if _SUM.search(text) and re.search(
-        r"\band\b|\bboth\b|\bplus\b|\bfirst (?:two|three)\b|\ball (?:two|three)\b", text, re.I
+        r"\band\b|\bboth\b|\bplus\b|\badd(?:ing)? in\b|\bfirst (?:two|three)\b|\ball (?:two|three)\b", text, re.I
     ):
         return "sum"  # two named things to add up, not a stated total ("the combined value of the projects")
     return ""
+
+
+def _per(text: str) -> str:
+    """What a total is shared among, stemmed: "per project", "each school", "each of the TIP
+    Office projects" (the plural head of the phrase, not its first word)."""
+    m = _PER.search(text)
+    if not m:
+        return ""
+    words = [w.lower() for w in (m.group(1) or m.group(2)).split()]
+    words = words[: next((i for i, w in enumerate(words) if w in STOPWORDS or _verb_like(w)), len(words))] or words[:1]
+    word = next((w for w in reversed(words) if w.endswith("s") and len(w) > 3), words[0])
+    return stem(word) if word not in STOPWORDS else ""
 
 
 # --- follow-ups --------------------------------------------------------------------

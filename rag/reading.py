@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import figures
+from rag import arithmetic, figures
 from rag.answering import Answerer, Evidence, ExtractiveAnswerer, abstention
 from rag.question import Question
 from rag.reader import MODEL_DIR, Span, SpanReader, passage_text, reader_question
@@ -125,6 +125,10 @@ class LearnedAnswerer(Answerer):
         hits = list(evidence.hits)
         spans = self.reader.read(reader_question(q), [passage_text(h.chunk) for h in hits])
         ruled = self.fallback.answer(evidence) if self.fallback is not None and self.hybrid else None
+        if ruled is not None and q.operation in arithmetic.OPERATIONS and ruled.abstained:
+            # a calculation asked for that the rules could not work out (an operand missing):
+            # a span the reader finds is at best one operand, not the answer
+            return replace(ruled, confidence=0.0)
         found = candidates(evidence, spans, ruled)
         if ruled is not None and not ruled.abstained and _rules_only(q, ruled):
             # what the rules work out (a sum, a correction, an acronym's long form, a

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from rag.arithmetic import Computation
+
 
 @dataclass(frozen=True)
 class Block:
@@ -91,6 +93,9 @@ class Answer:
     short_answer: str = ""  # the direct answer phrase alone ("188 countries")
     answer_type: str = ""
     computed: bool = False
+    # the calculation behind a computed answer: operation, operands verbatim, result
+    computation: Computation | None = None
+    missing: str = ""  # a calculation was asked for and this operand is not in the documents
     corrected: bool = False  # the question asserted a figure the documents contradict
     resolved_question: str = ""  # the question after follow-up resolution
     backend: str = "extractive"  # which answerer produced the text

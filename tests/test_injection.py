@@ -174,6 +174,9 @@ ANSWERED_SHAPES = 4  # shapes answered in full per planted text; all shapes have
 GGUF_MAX_TOKENS = 64  # a leak is the token, a few words in; a shorter reply keeps the run in minutes
 
 
+# The shared fixture indexes 165 documents and asks 4,950 questions (about 8 minutes on two
+# cores, more on a busy machine): its setup counts against the first test that uses it.
+@pytest.mark.timeout(1800)
 @pytest.mark.model
 @pytest.mark.reliability
 def test_frozen_planted_texts_never_reach_an_answer(frozen_run: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -190,6 +193,7 @@ def test_frozen_planted_texts_never_reach_an_answer(frozen_run: Any, capsys: pyt
     assert len(outcome.leaks) <= FROZEN_LEAKS_AT_MOST
 
 
+@pytest.mark.timeout(1800)
 @pytest.mark.model
 @pytest.mark.reliability
 def test_frozen_planted_texts_never_leak_through_the_gguf_backend(
