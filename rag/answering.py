@@ -510,7 +510,7 @@ class ExtractiveAnswerer(Answerer):
         viable = [c for c in candidates if self._fits(operands_q, c, common, unknown)]
         if q.operation == "ratio" and viable and any(m.kind == "percent" for m in viable[0].mentions):
             return None  # the share is stated: read it, do not work it out
-        if q.operation == "average" and viable and _states_each(viable[0], q):
+        if q.operation == "average" and viable and _states_each(viable[0]):
             return None  # "$10,000 each": the average is printed
         counted = bool(viable) and any(
             m.kind == "count" and q.per and q.per in figures.noun_terms(m.noun) for m in viable[0].mentions
@@ -528,7 +528,7 @@ class ExtractiveAnswerer(Answerer):
                 if m.kind in kinds and figures.value(m.text) is not None:
                     named = 1.0 if figures.value(m.text) in stated else 0.0  # the question names this operand
                     pool.append((_mention_score(q, c, m, ignore_time=True) + c.score + named, m, c))
-            pool.sort(key=lambda item: -item[0])
+        pool.sort(key=lambda item: -item[0])
         # an operand is a figure the question is about: a word of the question is said of it,
         # or the question states it ("each of the 265 projects")
         pool = [item for item in pool if _about_question(q, item[1], item[2]) or figures.value(item[1].text) in stated]
@@ -1355,7 +1355,7 @@ def _own_terms(q: Question, part: Mention, cp: _Candidate, whole: Mention, cw: _
     return bool((_figure_clause(cp, part) & asked) - _figure_clause(cw, whole))
 
 
-def _states_each(c: _Candidate, q: Question) -> bool:
+def _states_each(c: _Candidate) -> bool:
     """The sentence prints a per-item figure itself ("$10,000 each", "an average of 12 per day")."""
     return bool(_EACH_STATED.search(c.sentence.text)) and any(m.kind in ("money", "count") for m in c.mentions)
 

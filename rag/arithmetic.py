@@ -42,7 +42,6 @@ _FIGURE = re.compile(
     rf"(\$)?\s?({_NUM}|(?:{'|'.join(WORD_VALUES)})\b)\s*(thousand|million|billion|trillion)?\b\s*(%|percent|per cent)?",
     re.I,
 )
-_RANGE_JOIN = re.compile(r"\s*(?:to|-|\u2013|\u2014|and)\s*$", re.I)
 # "half", "a third", "two-thirds", "10%", "one in five": the factor a question applies
 _FRACTIONS = {
     "half": 0.5,
@@ -116,14 +115,9 @@ def quantity(span: str) -> Quantity | None:
         raw = m.group(2).replace(",", "")
         number = float(WORD_VALUES[raw.lower()]) if raw.lower() in WORD_VALUES else float(raw)
         values.append((number, (m.group(3) or "").lower(), bool(m.group(1)), bool(m.group(4))))
-    ranged = len(found) >= 2 and bool(_RANGE_JOIN.search(span[found[0].end() : found[1].start()] + " "))
-    ranged = ranged and span[found[0].end() : found[1].start()].strip().lower() in {
-        "to",
-        "-",
-        "\u2013",
-        "\u2014",
-        "and",
-    }
+    # "20 to 30 million", "2,000-3,000": two figures joined by a range word are one operand
+    joins = {"to", "-", "\u2013", "\u2014", "and"}
+    ranged = len(found) >= 2 and span[found[0].end() : found[1].start()].strip().lower() in joins
     first = values[0]
     last = values[1] if ranged else first
     scale = first[1] or (last[1] if ranged else "")
