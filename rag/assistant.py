@@ -1,5 +1,6 @@
-"""The Assistant: wires store, embedder, retriever and answerer into one LangChain
-(LCEL) runnable chain, keeps the index fresh, and validates questions.
+"""The Assistant: wires store, embedder, retriever and answerer into three stages (also
+offered as a LangChain LCEL runnable, ``Assistant.chain``), keeps the index fresh, and
+validates questions.
 
     understand (follow-ups, instructions) | retrieve (dense + BM25, fused) | answer
 """
@@ -372,6 +373,12 @@ class Assistant:
             )
         return self._chain
 
+    def _run(self, state: dict[str, Any]) -> Answer:
+        # The chain's three stages, called directly: importing langchain_core.runnables costs
+        # about 0.3 s of a cold start and each invoke some GIL time; `chain` is the same
+        # stages for LangChain users.
+        return self._answer(self._retrieve(self._understand(state)))
+
     def _understand(self, state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         question = resolve(state["question"], state.get("history") if self.use_history else None)
@@ -444,8 +451,7 @@ class Assistant:
         parts = split_compound(text)
         if len(parts) > 1:
             return self._answer_parts(parts, turns, scope)
-        result: Answer = self.chain.invoke({"question": text, "history": turns, "sources": scope})
-        return result
+        return self._run({"question": text, "history": turns, "sources": scope})
 
     def stream(
         self, question: str, history: History | None = None, sources: Sequence[str] | None = None
@@ -475,7 +481,7 @@ class Assistant:
         """Answer each part of a compound question in turn (later parts may refer to earlier ones)."""
         answers: list[Answer] = []
         for part in parts:
-            answer: Answer = self.chain.invoke({"question": part, "history": turns, "sources": scope})
+            answer = self._run({"question": part, "history": turns, "sources": scope})
             answers.append(answer)
             turns = [*turns, {"role": "user", "content": part}, {"role": "assistant", "content": answer.text}]
         return merge_answers(answers)

@@ -56,38 +56,68 @@ def default_model_path() -> str:
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """all-MiniLM-L6-v2 (or any local sentence-transformers folder), loaded on first use."""
+    """all-MiniLM-L6-v2 (or any local sentence-transformers folder), loaded on first use.
+
+    Queries (and the synonym matcher's words) go through ``rag.minilm``'s numpy forward
+    pass when the model is a kind it runs, so answering never imports torch, which is
+    most of a cold start; documents go through sentence-transformers. The two give the
+    same vectors to 1e-5 (tests/test_minilm.py). Any other model uses sentence-transformers
+    for both."""
 
     # sentence-transformers' own default: on 2 CPU cores, length-sorted texts in batches of
     # 32 embedded about 10% faster than in batches of 64 (they pad less).
-    def __init__(self, model_path: str | None = None, batch_size: int = 32) -> None:
+    def __init__(self, model_path: str | None = None, batch_size: int = 32, *, numpy_queries: bool = True) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
+        self.numpy_queries = numpy_queries
         self.name = DEFAULT_MODEL_NAME if model_path is None else os.path.basename(model_path.rstrip("/"))
         self.dimension = 384 if model_path is None else 0  # confirmed when the model loads
-        self._model: Any = None
+        self._model: Any = None  # sentence-transformers, for documents
+        self._queries: Any = None  # rag.minilm.SentenceEncoder, or None when it does not apply
         self._lock = threading.Lock()
 
-    def warm_up(self) -> None:
-        with self._lock:
-            if self._model is not None:
-                return
-            # Never reach for a model hub: the weights are on disk or we fail clearly.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            path = self.model_path or default_model_path()
-            if not os.path.isdir(path):
-                raise RuntimeError(f"embedding model folder not found: {path}")
-            # Imported here, not at module level: torch takes seconds to import.
-            from sentence_transformers import SentenceTransformer
+    def _path(self) -> str:
+        # Never reach for a model hub: the weights are on disk or we fail clearly.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = self.model_path or default_model_path()
+        if not os.path.isdir(path):
+            raise RuntimeError(f"embedding model folder not found: {path}")
+        return path
 
-            model = SentenceTransformer(path, device="cpu")
-            self.dimension = int(model.get_embedding_dimension() or 0)
-            self._model = model
+    def warm_up(self) -> None:
+        """Load what answering needs: the numpy encoder where it applies, else the model."""
+        if self._query_encoder() is None:
+            self._documents_model()
+
+    def _query_encoder(self) -> Any:
+        with self._lock:
+            if self._queries is None and self.numpy_queries:
+                from rag import minilm
+
+                path = self._path()
+                self._queries = minilm.SentenceEncoder(path) if minilm.supported(path) else False
+                if self._queries:
+                    self.dimension = self._queries.dimension
+            return self._queries or None
+
+    def _documents_model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                path = self._path()
+                # Imported here, not at module level: torch takes seconds to import.
+                from sentence_transformers import SentenceTransformer
+
+                model = SentenceTransformer(path, device="cpu")
+                self.dimension = int(model.get_embedding_dimension() or 0)
+                self._model = model
+            return self._model
 
     def _encode(self, texts: list[str], *, query: bool) -> NDArray[np.float32]:
-        self.warm_up()
-        vectors = self._model.encode(
+        light = self._query_encoder() if query else None
+        if light is not None:
+            return np.asarray(light.encode(texts, batch_size=self.batch_size), dtype=np.float32)
+        vectors = self._documents_model().encode(
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,

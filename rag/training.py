@@ -372,11 +372,9 @@ def run(
     """Train the reader, then the ranker over its and the rules' candidates, calibrate on
     the dev documents and write the model. ``limit`` caps the items per suite (the smoke
     test trains a tiny model this way)."""
-    import pickle
-
     from evals.runner import load_suite
     from rag.answering import ExtractiveAnswerer
-    from rag.reader import SpanReader
+    from rag.reader import RANKER, SpanReader, TreeRanker
     from rag.wordsim import WordSimilarity
 
     config = config or TrainConfig()
@@ -410,8 +408,7 @@ def run(
 
     train_rows = [r for suite, items in train_items.items() for r in rows_of(suite, items)]
     ranker = train_ranker(train_rows)
-    with (out / "ranker.pkl").open("wb") as handle:
-        pickle.dump(ranker, handle)
+    TreeRanker.from_sklearn(ranker).save(out / RANKER)  # plain arrays: reading needs no scikit-learn
     suite, split = CALIBRATION_SUITE
     dev_items = [i for i in load_suite(suite) if i.split == split][:limit]
     chosen = choose(ranker, rows_of(suite, dev_items))

@@ -103,12 +103,10 @@ def test_the_learned_answerer_answers_with_a_calibrated_confidence(assistant: ob
 
 def test_training_runs_end_to_end_on_a_tiny_set(tmp_path: Path, assistant: object) -> None:
     """Examples from the real retriever, a few optimiser steps, save, load, read, rank."""
-    import pickle
-
     from evals.runner import load_suite
     from rag import training
     from rag.answering import ExtractiveAnswerer
-    from rag.reader import SpanReader
+    from rag.reader import RANKER, SpanReader, TreeRanker
 
     items = [i for i in load_suite("factsheet") if i.split == "dev"][:8]
     examples = training.suite_examples(assistant, items, negatives=1)
@@ -127,10 +125,12 @@ def test_training_runs_end_to_end_on_a_tiny_set(tmp_path: Path, assistant: objec
     rows = training.candidate_rows(assistant, rules, SpanReader(out), items)
     assert len(rows) == len(items) and all(len(r.features) == len(r.right) for r in rows)
     ranker = training.train_ranker(rows * 3)
-    (out / "ranker.pkl").write_bytes(pickle.dumps(ranker))
+    TreeRanker.from_sklearn(ranker).save(out / RANKER)
     loaded = SpanReader(out)
-    scores = loaded.rank([f for r in rows for f in r.features])
-    assert len(scores) == sum(len(r.features) for r in rows)
+    features = [f for r in rows for f in r.features]
+    scores = loaded.rank(features)
+    assert len(scores) == len(features)
+    assert max(abs(a - b) for a, b in zip(scores, ranker.decision_function(features), strict=True)) < 1e-9
 
 
 HARBOR = """Harbor Report
