@@ -58,22 +58,22 @@ def default_model_path() -> str:
 class SentenceTransformerEmbedder(Embedder):
     """all-MiniLM-L6-v2 (or any local sentence-transformers folder), loaded on first use.
 
-    Queries (and the synonym matcher's words) go through ``rag.minilm``'s numpy forward
-    pass when the model is a kind it runs, so answering never imports torch, which is
-    most of a cold start; documents go through sentence-transformers. The two give the
-    same vectors to 1e-5 (tests/test_minilm.py). Any other model uses sentence-transformers
-    for both."""
+    Queries (and the synonym matcher's words) go through ``rag.minilm``'s light forward
+    pass when the model is a kind it runs, so answering never imports sentence-transformers
+    or transformers (about 2.5 s of a cold start); documents go through
+    sentence-transformers. The two give the same vectors to 1e-5 (tests/test_minilm.py).
+    Any other model uses sentence-transformers for both."""
 
     # sentence-transformers' own default: on 2 CPU cores, length-sorted texts in batches of
     # 32 embedded about 10% faster than in batches of 64 (they pad less).
-    def __init__(self, model_path: str | None = None, batch_size: int = 32, *, numpy_queries: bool = True) -> None:
+    def __init__(self, model_path: str | None = None, batch_size: int = 32, *, light_queries: bool = True) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
-        self.numpy_queries = numpy_queries
+        self.light_queries = light_queries
         self.name = DEFAULT_MODEL_NAME if model_path is None else os.path.basename(model_path.rstrip("/"))
         self.dimension = 384 if model_path is None else 0  # confirmed when the model loads
         self._model: Any = None  # sentence-transformers, for documents
-        self._queries: Any = None  # rag.minilm.SentenceEncoder, or None when it does not apply
+        self._queries: Any = None  # rag.minilm.SentenceEncoder; False once the model is found not to be its kind
         self._lock = threading.Lock()
 
     def _path(self) -> str:
@@ -86,13 +86,13 @@ class SentenceTransformerEmbedder(Embedder):
         return path
 
     def warm_up(self) -> None:
-        """Load what answering needs: the numpy encoder where it applies, else the model."""
+        """Load what answering needs: the light encoder where it applies, else the model."""
         if self._query_encoder() is None:
             self._documents_model()
 
     def _query_encoder(self) -> Any:
         with self._lock:
-            if self._queries is None and self.numpy_queries:
+            if self._queries is None and self.light_queries:
                 from rag import minilm
 
                 path = self._path()

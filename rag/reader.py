@@ -6,7 +6,8 @@ Only the upper encoder layers and the head are trained (``rag.training``); the l
 layers and the tokenizer are the bundled all-MiniLM-L6-v2's, so the committed model is
 the difference from that package, loaded without network.
 
-Reading runs on numpy (``rag.minilm``); torch and transformers are imported only to train.
+Reading runs on ``rag.minilm`` (torch's functional ops) and numpy trees; transformers and
+scikit-learn are imported only to train.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class WordSimilarity:
         with self._lock:
             missing = [w for w in wanted if w not in self._cache]
         if missing:
-            self.add(missing, self.embedder.embed_queries(missing))  # the answer path: no torch
+            self.add(missing, self.embedder.embed_queries(missing))  # the answer path's light encoder
         with self._lock:
             return {w: self._cache[w] for w in wanted if w in self._cache}
 

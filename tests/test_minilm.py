@@ -56,7 +56,7 @@ def test_the_embedder_answers_queries_with_numpy_and_documents_with_sentence_tra
     documents = embedder.embed_documents(TEXTS[:3])
     assert embedder._model is not None
     assert float(np.abs(queries - documents).max()) <= 1e-5
-    plain = SentenceTransformerEmbedder(numpy_queries=False)
+    plain = SentenceTransformerEmbedder(light_queries=False)
     assert float(np.abs(plain.embed_queries(TEXTS[:3]) - queries).max()) <= 1e-5 and plain._queries is None
 
 
