@@ -204,29 +204,21 @@ def checks(compare: dict[str, Any] | None, scale: dict[str, Any] | None) -> list
                 phase_note,
             )
         )
-        both = t["answers/s, 2 threads"]
-        rows.append(
-            _check(
-                f"answers/s, 2 threads (ours/peer {both['ours_over_peer']}, ours/floor {both['ours_over_floor']})",
-                f"{both['ours']} vs peer {both['peer']}",
-                ">= the peer",
-                both["ours"] >= both["peer"],
-                both["unit"],
-            )
-        )
-        for name in (
-            "index build, median",
-            "answers/s, 1 thread",
-            "answers/s, 4 threads",
-            "peak RSS, build + answer all",
+        # each row set against the peer: the 2-thread throughput has a target, the rest are reported
+        for name, target in (
+            ("answers/s, 2 threads", ">= the peer"),
+            ("index build, median", "(reported)"),
+            ("answers/s, 1 thread", "(reported)"),
+            ("answers/s, 4 threads", "(reported)"),
+            ("peak RSS, build + answer all", "(reported)"),
         ):
             r = t[name]
             rows.append(
                 _check(
                     f"{name} (ours/peer {r['ours_over_peer']}, ours/floor {r['ours_over_floor']})",
                     f"{r['ours']} vs peer {r['peer']}",
-                    "(reported)",
-                    None,
+                    target,
+                    r["ours"] >= r["peer"] if target != "(reported)" else None,
                     r["unit"],
                 )
             )

@@ -27,6 +27,16 @@ if TYPE_CHECKING:
 MAX_LENGTH = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
 
 
+def max_seq_length(folder: str | Path) -> int:
+    """Where sentence-transformers truncates this model's inputs: its configured
+    max_seq_length, capped, as it caps it, at the model's position embeddings."""
+    folder = Path(folder)
+    config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    positions = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("max_position_embeddings")
+    length = int(config.get("max_seq_length") or positions or MAX_LENGTH)
+    return min(length, int(positions)) if positions else length
+
+
 def supported(folder: str | Path) -> bool:
     """Whether a sentence-transformers folder is the kind this module runs: a BERT encoder
     with mean pooling and normalisation, weights in model.safetensors (all-MiniLM-L6-v2).
@@ -38,6 +48,7 @@ def supported(folder: str | Path) -> bool:
         kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
         pooled = next(str(m.get("path", "")) for m, kind in zip(modules, kinds, strict=True) if kind == "Pooling")
         pooling = json.loads((folder / pooled / "config.json").read_text(encoding="utf-8"))
+        sbert = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError, AttributeError, StopIteration):
         return False
     means_only = pooling.get("pooling_mode_mean_tokens") and not any(
@@ -48,6 +59,7 @@ def supported(folder: str | Path) -> bool:
         and config.get("hidden_act") == "gelu"
         and config.get("position_embedding_type", "absolute") == "absolute"
         and kinds == ["Transformer", "Pooling", "Normalize"]
+        and not sbert.get("do_lower_case")  # sentence-transformers would lowercase before tokenizing
         and bool(means_only)
         and (folder / "model.safetensors").is_file()
         and (folder / "tokenizer.json").is_file()
@@ -67,23 +79,23 @@ class Batch:
 
 class Tokenizer:
     """tokenizer.json, set up as transformers sets it up per call: pad to the longest in the
-    batch; truncate single texts longest-first and (question, passage) pairs in the passage
-    only. Two underlying tokenizers, because truncation is a tokenizer's state."""
+    batch; truncate single texts longest-first, or (question, passage) pairs in the passage
+    only. One kind per tokenizer, because truncation is a tokenizer's state (and parsing
+    tokenizer.json takes ~20 ms of a cold start)."""
 
-    def __init__(self, folder: str | Path, max_length: int = MAX_LENGTH) -> None:
+    def __init__(self, folder: str | Path, max_length: int = MAX_LENGTH, *, pairs: bool = False) -> None:
         from tokenizers import Tokenizer as Fast
 
-        path = str(Path(folder) / "tokenizer.json")
-        self._single, self._pairs = Fast.from_file(path), Fast.from_file(path)
-        for tok, strategy in ((self._single, "longest_first"), (self._pairs, "only_second")):
-            tok.enable_truncation(max_length, strategy=strategy)
-            tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+        self.pairs = pairs
+        self._tokenizer = tok = Fast.from_file(str(Path(folder) / "tokenizer.json"))
+        tok.enable_truncation(max_length, strategy="only_second" if pairs else "longest_first")
+        tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]")
 
-    def __call__(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> Batch:
-        if pairs is None:
-            found = self._single.encode_batch(list(texts))
-        else:
-            found = self._pairs.encode_batch(list(zip(texts, pairs, strict=True)))
+    def __call__(self, texts: Sequence[str], passages: Sequence[str] | None = None) -> Batch:
+        if (passages is not None) != self.pairs:
+            raise ValueError("this tokenizer takes " + ("(question, passage) pairs" if self.pairs else "single texts"))
+        inputs = list(texts) if passages is None else list(zip(texts, passages, strict=True))
+        found = self._tokenizer.encode_batch(inputs)
         return Batch(
             ids=np.array([e.ids for e in found], dtype=np.int64),
             types=np.array([e.type_ids for e in found], dtype=np.int64),
@@ -185,7 +197,7 @@ class SentenceEncoder:
     real tokens' states, unit length."""
 
     def __init__(self, folder: str | Path) -> None:
-        self.tokenizer = Tokenizer(folder)
+        self.tokenizer = Tokenizer(folder, max_seq_length(folder))
         self.bert = Bert.load(folder)
         self.dimension = self.bert.hidden
 

@@ -110,7 +110,7 @@ class SpanReader:
             self.encoder = minilm.Bert.load(base, layers)
         except ValueError as exc:
             raise ValueError(f"{path}: the trained reader does not fit the base model ({exc})") from None
-        self.tokenizer = minilm.Tokenizer(base, MAX_LENGTH)
+        self.tokenizer = minilm.Tokenizer(base, MAX_LENGTH, pairs=True)
         self.head = (trained["head.weight"].float(), trained["head.bias"].float())
         ranker = self.model_dir / RANKER
         self.ranker = TreeRanker.load(ranker) if ranker.exists() else None  # absent mid-training
@@ -210,14 +210,13 @@ class TreeRanker:
 
         x = np.asarray(features, dtype=np.float64)
         rows = np.arange(len(x))
-        total = np.full(len(x), self.baseline)
         # every row walks all trees at once: one step per level of depth
         node = np.broadcast_to(self.roots, (len(x), len(self.roots))).copy()
-        while not self.leaf[node].all():
+        while not (done := self.leaf[node]).all():
             seen = x[rows[:, None], self.feature[node]]
             go_left = np.where(np.isnan(seen), self.missing_left[node], seen <= self.threshold[node])
-            node = np.where(self.leaf[node], node, np.where(go_left, self.left[node], self.right[node]))
-        return total + self.value[node].sum(axis=1)
+            node = np.where(done, node, np.where(go_left, self.left[node], self.right[node]))
+        return self.baseline + self.value[node].sum(axis=1)
 
 
 def encode(tokenizer: Any, questions: Sequence[str], passages: Sequence[str]) -> tuple[Any, list[Any]]:

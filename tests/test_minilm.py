@@ -67,6 +67,15 @@ def test_other_kinds_of_model_keep_sentence_transformers(base: str, tmp_path: Pa
     assert not minilm.supported(folder)  # no weights file it can read
     (folder / "model.safetensors").symlink_to(Path(base) / "model.safetensors")
     assert minilm.supported(folder)
+    assert minilm.max_seq_length(base) == 256
+    sbert = folder / "sentence_bert_config.json"
+    sbert.write_text(json.dumps({"max_seq_length": 128, "do_lower_case": False}))
+    assert minilm.max_seq_length(folder) == 128 and minilm.supported(folder)
+    sbert.write_text(json.dumps({"max_seq_length": 4096, "do_lower_case": False}))
+    assert minilm.max_seq_length(folder) == 512  # capped at the position embeddings, as sentence-transformers caps it
+    sbert.write_text(json.dumps({"max_seq_length": 256, "do_lower_case": True}))
+    assert not minilm.supported(folder)  # sentence-transformers would lowercase first
+    sbert.write_text(json.dumps({"max_seq_length": 256, "do_lower_case": False}))
     pooling = folder / "1_Pooling" / "config.json"
     config = json.loads(pooling.read_text())
     pooling.write_text(json.dumps({**config, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}))
