@@ -93,8 +93,10 @@ def removed_sources(store: ChromaStore, paths: Sequence[Path], roots: Roots) -> 
 # chunk's vector is its sentences' mean alone: embedding the headings cost a quarter of the
 # model's work and moved retrieval by less than its noise, hit@3 0.996 -> 0.996 on the fact
 # sheet's dev items, 0.754 -> 0.766 on the multi-document dev documents; 6: the planted-
-# instruction detector also reads each sentence's vector, so stored flags are re-judged).
-EMBEDDED_TEXT_VERSION = 6
+# instruction detector also reads each sentence's vector, so stored flags are re-judged;
+# 7: the detector reads typographic quotes as plain ones, finds turn labels after a
+# sentence's end, and flags a suspected sentence alone at a lower cut: flags re-judged).
+EMBEDDED_TEXT_VERSION = 7
 # Sentences gathered (whole files) before they are embedded: sorted by length across files, so
 # the model's batches hold texts of about one length and pad little, and small files still
 # make full batches. ENCODE_STEP sentences go to the model per call; the progress bar moves as often.

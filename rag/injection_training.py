@@ -9,9 +9,11 @@ placeholder {CANARY} filled with random tokens of random shapes. Negatives: the 
 look-alike ordinary sentences and every sentence of the train documents of the multi-
 document suite and of the fact sheet. Two formulations are fitted and both saved: n-grams of
 the text alone, and n-grams beside the sentence's embedding (all-MiniLM-L6-v2, the index's
-own vectors at ingestion). Each one's threshold is the lowest score at which the dev
-documents' sentences (neighbours of a flagged one included) are flagged at most
-MAX_DEV_FALSE_RATE of the time; dev recall (a
+own vectors at ingestion). Each one's threshold (the cut that flags a sentence and its
+neighbours) is the lowest score at which the dev documents' sentences (neighbours included)
+are flagged at most MAX_DEV_FALSE_RATE of the time; its own_threshold (a lower cut that
+flags the sentence alone) the lowest at which both cuts together flag at most
+MAX_DEV_KEPT_OUT_RATE of them. Dev recall (a
 planted text counts as caught when any of its sentences is flagged) is reported beside it.
 The test split (frozen in data/injection/test.sha256) is never read here.
 """
@@ -42,6 +44,11 @@ DATA = PROJECT_ROOT / "data" / "injection"
 MULTIDOC = PROJECT_ROOT / "data" / "multidoc"
 FACT_SHEET = PROJECT_ROOT / "corpus" / "combating-trafficking-in-persons.txt"
 MAX_DEV_FALSE_RATE = 0.002  # of real documents' sentences: 1 in 500 lost to a false flag at most
+# ... and with the lower cut that flags a sentence alone, 3 in 200 at most in all. Measured
+# on the multi-document and fact-sheet dev questions, that cut keeps the evidence of about 1
+# answerable question in 500 out of answers (README), and catches planted texts the first
+# cut misses by a few hundredths.
+MAX_DEV_KEPT_OUT_RATE = 0.015
 SEED = 13
 RENDERINGS = 4  # each planted text, with this many different tokens
 # How much the embedding counts beside the n-grams (unit vectors against tf counts): of
@@ -204,22 +211,30 @@ def caught(detector: Detector, items: Iterable[Planted], embed: Vectors | None =
     return hits, total
 
 
+# No cut below 0.5: there the (class-weighted) classifier itself calls a sentence ordinary.
 THRESHOLDS = [0.5 + 0.01 * i for i in range(49)] + [0.99 + 0.001 * i for i in range(10)]
 
 
 def choose_threshold(
-    detector: Detector, chunks: list[list[str]], max_rate: float, embed: Vectors | None = None
+    detector: Detector,
+    chunks: list[list[str]],
+    max_rate: float,
+    embed: Vectors | None = None,
+    above: float | None = None,
 ) -> float:
     """The lowest threshold (from 0.5) at which at most max_rate of these ordinary documents'
-    sentences are flagged, neighbours included. Sentences are scored once; the flags of each
+    sentences are flagged, neighbours included. With ``above`` (the cut that flags
+    neighbours too), the lowest cut at or below it for flagging a sentence alone, counted
+    together with what ``above`` flags. Sentences are scored once; the flags of each
     threshold come from those scores."""
     flat = [s for chunk in chunks for s in chunk]
     scored = detector.scores(flat, embed(flat) if embed is not None and flat else None)
-    for threshold in THRESHOLDS:
-        flagged = sum(f is not None for block in detector.judge(chunks, scored, threshold) for f in block)
+    for threshold in THRESHOLDS if above is None else [t for t in THRESHOLDS if t <= above] + [above]:
+        cuts = (threshold, None) if above is None else (above, threshold)
+        flagged = sum(f is not None for block in detector.judge(chunks, scored, *cuts) for f in block)
         if flagged <= max_rate * len(flat):
             return threshold
-    return THRESHOLDS[-1]
+    return THRESHOLDS[-1] if above is None else above
 
 
 def run(out: Path = MODEL_DIR, embedder: Embedder | None = None) -> dict[str, Any]:
@@ -243,14 +258,22 @@ def run(out: Path = MODEL_DIR, embedder: Embedder | None = None) -> dict[str, An
     with_vectors.classifier.fit(with_vectors.matrix(prepared, embed(texts)), labels)
     dev_chunks = document_chunks("dev")
     threshold = choose_threshold(Detector(text_model), dev_chunks, MAX_DEV_FALSE_RATE)
-    vectors_threshold = choose_threshold(
-        Detector(text_model, threshold, with_vectors), dev_chunks, MAX_DEV_FALSE_RATE, embed
+    own_threshold = choose_threshold(Detector(text_model), dev_chunks, MAX_DEV_KEPT_OUT_RATE, above=threshold)
+    with_text = Detector(text_model, threshold, with_vectors)
+    vectors_threshold = choose_threshold(with_text, dev_chunks, MAX_DEV_FALSE_RATE, embed)
+    vectors_own_threshold = choose_threshold(
+        with_text, dev_chunks, MAX_DEV_KEPT_OUT_RATE, embed, above=vectors_threshold
     )
-    detector = Detector(text_model, threshold, with_vectors, vectors_threshold)
+    detector = Detector(text_model, threshold, with_vectors, vectors_threshold, own_threshold, vectors_own_threshold)
     dev_planted = [p for p in planted() if p.split == "dev"]
     dev_negatives = [n.text for n in negatives() if n.split == "dev"]
-    report: dict[str, Any] = {"threshold": round(threshold, 4), "vectors_threshold": round(vectors_threshold, 4)}
-    for name, reads, cut in (("text", None, threshold), ("with_vectors", embed, vectors_threshold)):
+    report: dict[str, Any] = {
+        "threshold": round(threshold, 4),
+        "vectors_threshold": round(vectors_threshold, 4),
+        "own_threshold": round(own_threshold, 4),
+        "vectors_own_threshold": round(vectors_own_threshold, 4),
+    }
+    for name, reads, cut in (("text", None, own_threshold), ("with_vectors", embed, vectors_own_threshold)):
         report[name] = {
             "dev_planted_caught": list(caught(detector, dev_planted, reads)),
             "dev_document_sentences_flagged": list(flagged_share(detector, dev_chunks, reads)),
@@ -266,6 +289,7 @@ def run(out: Path = MODEL_DIR, embedder: Embedder | None = None) -> dict[str, An
         "train_sentences": len(texts),
         "train_planted_sentences": sum(labels),
         "max_dev_false_rate": MAX_DEV_FALSE_RATE,
+        "max_dev_kept_out_rate": MAX_DEV_KEPT_OUT_RATE,
         "seed": SEED,
     }
     out.mkdir(parents=True, exist_ok=True)
