@@ -57,6 +57,8 @@ def _years_hold(q: Question, answer: str, hit: Hit) -> str | None:
 
 
 _FIGURE_TYPES = ("count", "money", "percent", "quantity")
+# a number standing alone or after a "v" ("2.6", "v2.3.0", "HTTP/0.9"), not one inside a name ("urllib3")
+_VERSION_NUMBER = re.compile(r"(?:(?<![A-Za-z])|(?<=\bv))\d", re.I)
 _MONTHS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
 
 
@@ -70,6 +72,11 @@ def _type_fits(q: Question, answer: str, hit: Hit) -> str | None:
         return "no passage gives the date asked for"
     if (q.wants_person or re.match(r"\s*who\b", q.text, re.I)) and not re.search(r"[A-Za-z]{2}", answer):
         return "no passage names who"
+    # Versions are numbered ("4.2", "HTTP/0.9", "3.x", "Windows Server 2008 R2"): a release
+    # note's sentence without a number ("Updated bundled urllib3 version.") does not say
+    # which version ("how many versions" asks for a count, checked above).
+    if "version" in q.focus and q.answer_type not in _FIGURE_TYPES and not _VERSION_NUMBER.search(answer):
+        return "no passage gives the version asked for"
     return None
 
 

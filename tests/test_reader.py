@@ -169,6 +169,18 @@ def test_named_checks_reject_what_the_question_rules_out(harbor: object) -> None
     assert harbor.answer("Who won the Open Doors contest?").abstained  # type: ignore[attr-defined]
 
 
+def test_a_version_asked_for_is_a_numbered_one() -> None:
+    from rag.question import analyse
+    from rag.reading import CHECKS
+
+    fits = next(c for c in CHECKS if c.name == "type-fits").test
+    which = analyse("Which bundled urllib3 version shipped with 2.14.0?")
+    assert fits(which, "Updated bundled urllib3 version", None) == "no passage gives the version asked for"  # type: ignore[arg-type]
+    assert fits(which, "1.21.1", None) is None and fits(which, "v1.21.1", None) is None  # type: ignore[arg-type]
+    assert fits(analyse("Which HTTP version stopped being accepted?"), "HTTP/0.9", None) is None  # type: ignore[arg-type]
+    assert fits(analyse("How many versions is that?"), "three", None) is None  # type: ignore[arg-type]  # a count
+
+
 def test_every_learned_answer_is_a_verbatim_span_of_its_citation(harbor: object) -> None:
     for question in ("How many nurses did the Harbor Fund train?", "How much did Open Doors award?"):
         answer = harbor.answer(question)  # type: ignore[attr-defined]
