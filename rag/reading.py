@@ -57,14 +57,20 @@ def _years_hold(q: Question, answer: str, hit: Hit) -> str | None:
 
 
 _FIGURE_TYPES = ("count", "money", "percent", "quantity")
-# a number standing alone or after a "v" ("2.6", "v2.3.0", "HTTP/0.9"), not one inside a name ("urllib3")
-_VERSION_NUMBER = re.compile(r"(?:(?<![A-Za-z])|(?<=\bv))\d", re.I)
+# A version number: digits standing alone or after a "v" ("2.6", "v2.3.0", "HTTP/0.9",
+# "GPLv3", "IPv6"), not the digits of a name ("urllib3", "pywin32").
+_VERSION_NUMBER = re.compile(r"(?:(?<![A-Za-z0-9])|(?<=v)|(?<=\bV))\d")
+# The question's own words ask which version (an inherited focus or "how do I see which
+# version I have" does not).
+_ASKS_VERSION = re.compile(r"^(?!\s*how\b).*\b(?:which|what)\b[^?]*\bversions?\b", re.I | re.S)
+_SENTENCE_WORDS = 4  # an answer this long is a sentence, not a name
 _MONTHS = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
 
 
 def _type_fits(q: Question, answer: str, hit: Hit) -> str | None:
     """The answer has the form the question asks for: a figure for "how many", a date for
-    "when", words for "who" (not "$40,000" for who won)."""
+    "when", words for "who" (not "$40,000" for who won), a numbered version for "which
+    version" when the answer is a sentence."""
     has_figure = any(c.isdigit() for c in answer) or bool(figures.mentions(answer))
     if q.answer_type in _FIGURE_TYPES and not has_figure:
         return "no passage gives the figure asked for"
@@ -72,10 +78,16 @@ def _type_fits(q: Question, answer: str, hit: Hit) -> str | None:
         return "no passage gives the date asked for"
     if (q.wants_person or re.match(r"\s*who\b", q.text, re.I)) and not re.search(r"[A-Za-z]{2}", answer):
         return "no passage names who"
-    # Versions are numbered ("4.2", "HTTP/0.9", "3.x", "Windows Server 2008 R2"): a release
-    # note's sentence without a number ("Updated bundled urllib3 version.") does not say
-    # which version ("how many versions" asks for a count, checked above).
-    if "version" in q.focus and q.answer_type not in _FIGURE_TYPES and not _VERSION_NUMBER.search(answer):
+    # A changelog's sentence that does not number a version ("Updated bundled urllib3
+    # version.", "Added an optional `glossary` option.") does not say which version; a short
+    # name may ("testing", "Bookworm", "the latest version"). "How many versions" asks for a
+    # count, checked above.
+    if (
+        q.answer_type not in _FIGURE_TYPES
+        and _ASKS_VERSION.search(q.text)
+        and len(answer.split()) >= _SENTENCE_WORDS
+        and not _VERSION_NUMBER.search(answer)
+    ):
         return "no passage gives the version asked for"
     return None
 

@@ -175,10 +175,15 @@ def test_a_version_asked_for_is_a_numbered_one() -> None:
 
     fits = next(c for c in CHECKS if c.name == "type-fits").test
     which = analyse("Which bundled urllib3 version shipped with 2.14.0?")
-    assert fits(which, "Updated bundled urllib3 version", None) == "no passage gives the version asked for"  # type: ignore[arg-type]
-    assert fits(which, "1.21.1", None) is None and fits(which, "v1.21.1", None) is None  # type: ignore[arg-type]
+    for sentence in ("Updated bundled urllib3 version.", "Updated bundled pywin32 version for builds."):
+        assert fits(which, sentence, None) == "no passage gives the version asked for"  # type: ignore[arg-type]
+    for answer in ("1.21.1", "v1.21.1", "Bundled urllib3 is now 1.21.1.", "Relicensed under GPLv3 since then."):
+        assert fits(which, answer, None) is None, answer  # type: ignore[arg-type]
+    assert fits(analyse("Which Debian version is it?"), "testing", None) is None  # type: ignore[arg-type]  # a name
     assert fits(analyse("Which HTTP version stopped being accepted?"), "HTTP/0.9", None) is None  # type: ignore[arg-type]
     assert fits(analyse("How many versions is that?"), "three", None) is None  # type: ignore[arg-type]  # a count
+    how = analyse("how do I see which version I have installed?")  # asks how, not which
+    assert fits(how, "Run dpkg --status with the package name.", None) is None  # type: ignore[arg-type]
 
 
 def test_every_learned_answer_is_a_verbatim_span_of_its_citation(harbor: object) -> None:
