@@ -39,19 +39,20 @@ MODEL_DIR = Path(__file__).resolve().parent / "models" / "injection"
 # The end of a sentence, a closing quote or bracket allowed, then a space (lookbehinds are of
 # fixed width, hence two).
 _AFTER_AN_END = r"(?:(?<=[.!?]\s)|(?<=[.!?][\"'”’)\]]\s))"
+# what may follow a turn label before its colon: "System prompt:", "**Assistant**:", "[system]:"
+_LABEL_TAIL = r"(?:\s+(?:prompt|message|instructions?|override|note))?\s*[*\])]*\s*:"
 # Chat-template turns and role labels as they appear in prompts: a document has no reason to
 # hold them outside a code sample about chat templates.
 ROLE_MARKERS = re.compile(
     r"<\|\s*(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\s*\|>"
     r"|\[/?INST\]|<<\s*/?SYS\s*>>"
     # a turn label opening the sentence: "SYSTEM:", "### Assistant", "[system]", "**System prompt:**"
-    r"|^[\s#>*\[(]*(?:system|assistant)(?:\s+(?:prompt|message|instructions?|override|note))?\s*[*\])]*\s*:"
+    rf"|^[\s#>*\[(]*(?:system|assistant){_LABEL_TAIL}"
     r"|^\s*#{1,6}\s*(?:system|assistant|instruction|response|human)\b"
     # ... or after a sentence's end that the splitter kept in the same sentence ("...
     # Administration. ### Assistant\n..."), capitalised there: "e.g. system: x86" and a
     # hard-wrapped "operating\nsystem: Linux" are prose
-    rf"|{_AFTER_AN_END}[#>*\[(\s]*(?-i:System|SYSTEM|Assistant|ASSISTANT)"
-    r"(?:\s+(?:prompt|message|instructions?|override|note))?\s*[*\])]*\s*:"
+    rf"|{_AFTER_AN_END}[#>*\[(\s]*(?-i:System|SYSTEM|Assistant|ASSISTANT){_LABEL_TAIL}"
     rf"|{_AFTER_AN_END}#{{1,6}}\s*(?-i:System|SYSTEM|Assistant|ASSISTANT|Instruction|Response|Human)\b",
     re.IGNORECASE,
 )
