@@ -86,7 +86,11 @@ class Assistant:
             if self.settings.reader == "learned":
                 from rag.reading import LearnedAnswerer  # torch loads on the first answer, not here
 
-                answerer = LearnedAnswerer(answerer, target_precision=self.settings.target_precision)
+                answerer = LearnedAnswerer(
+                    answerer,
+                    target_precision=self.settings.target_precision,
+                    precision=self.settings.reader_precision,
+                )
             if self.settings.answerer != "extractive":
                 from rag.generative import make_answerer  # loads llama.cpp / langchain-openai only when asked for
 

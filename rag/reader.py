@@ -91,7 +91,7 @@ class SpanReader:
     were half a cold start. Training uses transformers and scikit-learn, and
     tests/test_minilm.py checks that both ways give the same logits and scores."""
 
-    def __init__(self, model_dir: Path = MODEL_DIR, base_path: str | None = None) -> None:
+    def __init__(self, model_dir: Path = MODEL_DIR, base_path: str | None = None, precision: str = "auto") -> None:
         from safetensors.torch import load_file
 
         from rag import minilm
@@ -107,7 +107,7 @@ class SpanReader:
         trained = load_file(str(path))
         layers = {k.removeprefix("encoder."): v for k, v in trained.items() if k.startswith("encoder.")}
         try:
-            self.encoder = minilm.Bert.load(base, layers)
+            self.encoder = minilm.Bert.load(base, layers, minilm.compute_dtype(precision))
         except ValueError as exc:
             raise ValueError(f"{path}: the trained reader does not fit the base model ({exc})") from None
         self.tokenizer = minilm.Tokenizer(base, MAX_LENGTH, pairs=True)

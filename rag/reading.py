@@ -111,12 +111,14 @@ class LearnedAnswerer(Answerer):
         model_dir: Path = MODEL_DIR,
         target_precision: float | None = None,
         hybrid: bool = True,
+        precision: str = "auto",
     ) -> None:
         self.fallback = fallback  # the rules: used for what they compute (sums, corrections)
         self.words = fallback.words if fallback is not None else None
         self._reader = reader
         self._model_dir = model_dir
         self._target = target_precision
+        self._precision = precision
         self.hybrid = hybrid
         self._lock = threading.Lock()
 
@@ -124,7 +126,7 @@ class LearnedAnswerer(Answerer):
     def reader(self) -> SpanReader:
         with self._lock:  # loaded on first use, once, so the CLI and imports stay fast
             if self._reader is None:
-                self._reader = SpanReader(self._model_dir)
+                self._reader = SpanReader(self._model_dir, precision=self._precision)
             return self._reader
 
     @property

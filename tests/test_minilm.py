@@ -114,7 +114,7 @@ def test_reader_logits_and_tokens_equal_torch(base: str) -> None:
     enc, offsets = encode(tokenizer, [question] * len(passages), passages)
     with torch.inference_mode():
         expected = head(encoder(**enc).last_hidden_state).numpy()
-    reader = SpanReader(MODEL_DIR, base)
+    reader = SpanReader(MODEL_DIR, base, precision="float32")
     logits, batch = reader.logits(question, passages)
     assert batch.ids.tolist() == enc["input_ids"].tolist()
     assert batch.types.tolist() == enc["token_type_ids"].tolist()
@@ -172,3 +172,39 @@ def test_answering_in_a_fresh_process_imports_neither_transformers_nor_sklearn(t
     done = subprocess.run([sys.executable, "-c", ask], cwd=ROOT, timeout=600, capture_output=True, text=True)
     print(done.stdout, done.stderr[-2000:])
     assert done.returncode == 0
+
+
+def test_bfloat16_reading_reads_the_spans_float32_reads(base: str) -> None:
+    """The reader's bfloat16 arithmetic (the default where the CPU has it) must not change
+    its decisions: on the fact sheet's dev questions, each read in the paragraph that holds
+    its evidence, the same best span nearly always, and margins a few hundredths apart."""
+    items = [json.loads(line) for line in (ROOT / "evals" / "datasets" / "factsheet.jsonl").open(encoding="utf-8")]
+    text = (ROOT / "corpus" / "combating-trafficking-in-persons.txt").read_text(encoding="utf-8")
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    pairs = []
+    for item in items:
+        if item["split"] == "dev" and not item["abstain"] and not item.get("history"):
+            holding = [p for p in paragraphs if item["evidence"][:50] in p]
+            if holding:
+                pairs.append((item["question"], holding[0][:1200]))
+    pairs = pairs[::4][:60]
+    exact, fast = SpanReader(MODEL_DIR, base, precision="float32"), SpanReader(MODEL_DIR, base, precision="bfloat16")
+    assert fast.encoder.dtype != exact.encoder.dtype
+    a = [exact.read(q, [p])[0] for q, p in pairs]
+    b = [fast.read(q, [p])[0] for q, p in pairs]
+    same = sum((x.start, x.end) == (y.start, y.end) for x, y in zip(a, b, strict=True))
+    moved = [abs(x.margin - y.margin) for x, y in zip(a, b, strict=True)]
+    print(
+        f"bfloat16 vs float32 reading, {len(pairs)} questions: same span {same}, "
+        f"margin |difference| mean {np.mean(moved):.3f}, max {max(moved):.3f}"
+    )
+    assert len(pairs) >= 40
+    assert same >= 0.95 * len(pairs)
+    assert np.mean(moved) <= 0.05
+
+
+def test_reader_precision_auto_is_a_real_dtype() -> None:
+    assert minilm.compute_dtype("auto") in ("float32", "bfloat16")
+    assert minilm.compute_dtype("float32") == "float32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        minilm.compute_dtype("int4")

@@ -194,3 +194,17 @@ def test_every_learned_answer_is_a_verbatim_span_of_its_citation(harbor: object)
                 answer.citations[0].heading + answer.citations[0].passage
             )
             assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
+
+
+def test_reader_precision_is_a_setting_the_learned_answerer_reads_with() -> None:
+    import torch
+
+    from rag.config import Settings
+    from rag.reading import LearnedAnswerer
+
+    settings = Settings.from_env({"FACTSHEET_QA_READER_PRECISION": "float32"})
+    assert settings.reader_precision == "float32" and Settings.from_env({}).reader_precision == "auto"
+    with pytest.raises(ValueError, match="reader_precision must be"):
+        Settings.from_env({"FACTSHEET_QA_READER_PRECISION": "fp8"})
+    for precision, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
+        assert LearnedAnswerer(precision=precision).reader.encoder.dtype == dtype
