@@ -546,13 +546,16 @@ def main() -> None:
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     env = offline()
-    quiet()
     if args.child:
         if args.child[0] == "rss-ours":
+            quiet()
             child_rss_ours(int(args.child[1]) if len(args.child) > 1 else 0)
         elif args.child[0] == "cold-phases":
+            # not quiet(): it imports transformers' logging, and this child lists the heavy
+            # modules that answering imported
             child_cold_phases(Path(args.child[1]))
         return
+    quiet()
 
     started = time.perf_counter()
     at_start = machine()

@@ -83,13 +83,17 @@ class Tokenizer:
     only. One kind per tokenizer, because truncation is a tokenizer's state (and parsing
     tokenizer.json takes ~20 ms of a cold start)."""
 
-    def __init__(self, folder: str | Path, max_length: int = MAX_LENGTH, *, pairs: bool = False) -> None:
+    def __init__(
+        self, folder: str | Path, max_length: int = MAX_LENGTH, *, pairs: bool = False, multiple: int | None = None
+    ) -> None:
         from tokenizers import Tokenizer as Fast
 
         self.pairs = pairs
         self._tokenizer = tok = Fast.from_file(str(Path(folder) / "tokenizer.json"))
         tok.enable_truncation(max_length, strategy="only_second" if pairs else "longest_first")
-        tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+        # multiple: pad to a multiple of this many tokens, so a batch has one of a few
+        # lengths (see SpanReader: oneDNN keeps kernels for each shape it meets)
+        tok.enable_padding(pad_id=tok.token_to_id("[PAD]") or 0, pad_token="[PAD]", pad_to_multiple_of=multiple)
 
     def __call__(self, texts: Sequence[str], passages: Sequence[str] | None = None) -> Batch:
         if (passages is not None) != self.pairs:
