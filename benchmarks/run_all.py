@@ -22,68 +22,63 @@ if str(ROOT) not in sys.path:
 
 from benchmarks._common import RESULTS, load_json, machine, offline, shown, write_json  # noqa: E402
 
-# What profiling showed when these targets were missed (py-spy / cProfile on this machine;
-# see the final report of the benchmark work). Printed next to the in-run diagnosis.
+# What profiling showed when these targets were missed (py-spy / cProfile on this machine).
+# Printed next to the in-run diagnosis; deliberately without figures, since a figure
+# printed here would not be counted by the run that prints it (the figures of each
+# profile are in the README and in the closing notes of issue #16).
 PROFILE_NOTES: dict[str, str] = {
     "warm p50": (
-        "cProfile of 60 warm fact-sheet answers with the learned reader (the default), 149 ms each: the reader's "
-        "MiniLM pass over the five retrieved passages is 115 ms (torch linear 98 ms, attention 15 ms, gelu 4 ms), "
-        "about 610 question+passage tokens through 6 layers, ~21 MFLOP a token, i.e. compute-bound at about half "
-        "of the 2 cores' AVX-512 peak; retrieval 16 ms (the query's and the question words' embedding 11 ms, "
-        "Chroma 4 ms), the rules 12 ms, the ranker 2 ms. Under the target needs a cheaper reader (fewer tokens "
-        "read, int8 or a smaller model), not faster code around it."
+        "cProfile of warm fact-sheet answers with the learned reader (the default): the reader's MiniLM pass "
+        "over the five retrieved passages is most of an answer, and within it torch's linear layers, then "
+        "attention and GELU; compute-bound on both cores. Retrieval (the query's and the question words' "
+        "embedding, Chroma, BM25), the rules and the ranker are the rest. Under the target needs a cheaper "
+        "reader (fewer tokens read or a smaller model), not faster code around it."
     ),
-    "warm p50 / one-query embed floor": "as for warm p50: the reader's forward pass is ~80% of an answer.",
+    "warm p50 / one-query embed floor": "as for warm p50: the reader's forward pass is most of an answer.",
     "cold start / import+load floor": (
         "py-spy and cProfile of `factsheet-qa ask`: the first answer builds the LCEL chain, and importing "
-        "langchain_core.runnables pulls in langsmith.run_trees, whose pydantic models take ~0.3 s to build "
-        "(outside the floor); the rest of the first answer (the question's word vectors, ranking) ~0.1-0.2 s."
+        "langchain_core.runnables pulls in langsmith.run_trees, whose pydantic models take a while to build "
+        "(outside the floor); the rest of the first answer is the question's word vectors and ranking."
     ),
     "cold start vs the peer": (
-        "-X importtime and the phased child run: answering imports torch (~0.9 s), chromadb (~0.3 s) and "
-        "tokenizers; the reader and query vectors run on rag.minilm, the ranker on numpy trees, so neither "
-        "transformers, sentence-transformers nor scikit-learn is imported (the phased run lists any that are); "
-        "the peer imports all of langchain_huggingface's stack. The first answer ~0.35 s (loading the reader)."
+        "-X importtime and the phased child run: answering imports torch, chromadb and tokenizers; the reader "
+        "and query vectors run on rag.minilm, the ranker on numpy trees, so neither transformers, "
+        "sentence-transformers nor scikit-learn is imported (the phased run lists any that are); the peer "
+        "imports all of langchain_huggingface's stack."
     ),
     "answers/s, 2 threads": (
-        "cProfile of warm answers: the reader's forward pass is ~80% of an answer, torch linear layers on ~610 "
-        "tokens, already using both cores (torch's 2 intra-op threads), so a second answering thread has no "
-        "idle core to use; the peer does one query embedding and one Chroma query per answer."
+        "cProfile of warm answers: the reader's forward pass is most of an answer, torch linear layers "
+        "already using both cores (torch's 2 intra-op threads), so a second answering thread has no idle core "
+        "to use; the peer does one query embedding and one Chroma query per answer."
     ),
     "ingestion throughput / raw encode throughput": (
-        "py-spy of an 8-file ingest (24 s): 97% in rag/indexing.py _write_file, of which 57% is line 120 "
-        "(embedding the chunk texts, up to 900 chars each) and 42% line 123 (embedding the same text again "
-        "as sentences); Chroma upserts 0.3%, HTML parsing ~3%. The raw baseline does only the sentence pass, "
-        "in one call; our chunk-text pass alone costs about twice the whole baseline, and our sentence pass, "
-        "encoded file by file, ~1.5x it. Reaching 0.8x needs chunk vectors without a second encode (e.g. "
-        "derived from the sentence vectors, to be checked on the evals) and encode batches spanning files."
+        "py-spy of an ingest: most of it is embedding the distinct sentences and headings (rag/indexing.py); "
+        "parsing, chunking and Chroma writes are the rest."
     ),
     "query p50 at 100k chunks": (
-        "cProfile of 10 answers at 102k chunks on a quiet machine: the Chroma HNSW query ~7 ms, the query "
-        "embedding ~6-11 ms, and BM25 in rag/lexical.py search ~8 ms (np.asarray of the 100k chunk lengths on "
-        "every query ~2.4 ms, a full np.argsort of 100k scores ~2.3 ms, np.fromiter over long postings ~1.8 ms). "
-        "The retrieve stage grows from ~4 ms at 1k to ~5 ms at 10k and ~18 ms at 100k; on a busy machine the "
-        "embedding dominates."
+        "cProfile at the largest size (its top functions are printed above, counted in this run): the "
+        "reader's linear layers first, then the Chroma HNSW query and the query embedding; BM25 scoring over "
+        "all chunks grows with the corpus."
     ),
 }
 
 
 # One line each, for the JSON and a quick read; the full diagnosis is in "why".
 ONE_LINE: dict[str, str] = {
-    "warm p50": "the learned reader's MiniLM pass over five passages (~610 tokens) is ~80% of an answer",
-    "warm p50 / one-query embed floor": "the reader reads ~50 times the tokens of one query",
+    "warm p50": "the learned reader's MiniLM pass over five passages is most of an answer",
+    "warm p50 / one-query embed floor": "the reader reads five passages with the question, many times the tokens of one query",
     "cold start / import+load floor": "the langchain_core/langsmith import for the LCEL chain and the first answer",
     "cold start vs the peer": (
         "answering imports torch, tokenizers and chromadb; the peer also imports transformers and sentence-transformers"
     ),
     "answers/s, 2 threads": (
-        "each answer runs the learned reader over five passages (~80% of an answer, torch compute-bound on "
+        "each answer runs the learned reader over five passages (most of an answer, torch compute-bound on "
         "both cores already); the peer only retrieves"
     ),
     "ingestion throughput / raw encode throughput": (
-        "ingest embeds every chunk and then every sentence (2.4x the characters of the baseline), file by file"
+        "ingest embeds each distinct sentence and heading once (chunk vectors derive from them), plus parsing and Chroma writes"
     ),
-    "query p50 at 100k chunks": "the Chroma query, BM25 scoring over all chunks (rag/lexical.py) and the query embedding",
+    "query p50 at 100k chunks": "the reader, then the Chroma query, BM25 scoring over all chunks (rag/lexical.py) and the query embedding",
 }
 
 
