@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 from evals.runner import DATASETS, split_digest  # noqa: E402  (the repository is on sys.path only now)
 
-# Python's own documentation is reserved for an independent check (python3.11-doc), so an item
+# Python's own documentation is reserved for an independent check (DEVELOPERS.md), so an item
 # whose question or evidence quotes a link into it is dropped, even when the page it links to
 # is not what the item asks about.
 RESERVED_LINKS = ("docs.python.org",)
