@@ -13,6 +13,7 @@ from pathlib import Path
 
 PREFIX = "FACTSHEET_QA_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+READER_PRECISIONS = ("auto", "float32", "bfloat16")  # the learned reader's arithmetic: rag.minilm.compute_dtype
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Settings:
     answerer: str = "extractive"  # extractive | gguf:<path> | openai:<base_url>|<model>
     reader: str = "learned"  # the extractive decision: learned (the trained reader) | rules
     target_precision: float = 0.6  # of stated answers, on the dev documents: sets the abstention threshold
-    reader_precision: str = "auto"  # the learned reader's arithmetic: auto | float32 | bfloat16 (rag.minilm)
+    reader_precision: str = "auto"  # one of READER_PRECISIONS
     answer_timeout_s: float = 60.0  # generative backends only
     answer_max_tokens: int = 192
     openai_base_url: str | None = None
@@ -56,8 +57,10 @@ class Settings:
             )
         if self.reader not in ("learned", "rules"):
             raise ValueError(f"reader must be learned or rules, got {self.reader!r}")
-        if self.reader_precision not in ("auto", "float32", "bfloat16"):
-            raise ValueError(f"reader_precision must be auto, float32 or bfloat16, got {self.reader_precision!r}")
+        if self.reader_precision not in READER_PRECISIONS:
+            raise ValueError(
+                f"reader_precision must be one of {', '.join(READER_PRECISIONS)}, got {self.reader_precision!r}"
+            )
         if self.target_precision is not None and not 0.0 < self.target_precision < 1.0:
             raise ValueError("target_precision must be between 0 and 1")
         if self.answer_timeout_s <= 0:

@@ -133,15 +133,14 @@ def _base(folder: str) -> dict[str, Any]:
     return {k: v.float() for k, v in load_file(str(Path(folder) / "model.safetensors")).items()}
 
 
-PRECISIONS = ("auto", "float32", "bfloat16")
-
-
 def compute_dtype(precision: str = "auto") -> str:
     """The dtype the encoder layers compute in: "auto" takes bfloat16 where the CPU
     multiplies bfloat16 in hardware (AVX512-BF16 or AMX), float32 elsewhere, where the
     kernels would convert every product and gain nothing."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    from rag.config import READER_PRECISIONS
+
+    if precision not in READER_PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(READER_PRECISIONS)}, got {precision!r}")
     if precision != "auto":
         return precision
     import torch
